@@ -26,11 +26,13 @@ export function createProgress(opts: {
   /** Non-TTY: or every this many updates, whichever comes first. */
   everyUpdates?: number;
   log?: (line: string) => void;
+  /** Where this run started (a resumed run): rows/s and ETA count only what this run did. */
+  start?: number;
 }): Progress {
   const tty = opts.tty ?? Boolean(process.stderr.isTTY);
   const started = Date.now();
   let total = opts.total;
-  const rate = (done: number) => done / Math.max((Date.now() - started) / 1000, 1e-3);
+  const rate = (done: number) => (done - (opts.start ?? 0)) / Math.max((Date.now() - started) / 1000, 1e-3);
   if (tty) {
     const bar = new cliProgress.SingleBar(
       {
