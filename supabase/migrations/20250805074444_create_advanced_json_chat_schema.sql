@@ -52,7 +52,7 @@ as $$
     when jsonb_typeof(p_content) <> 'object' then false
     when p_content ->> 'type' = 'text' then
       case
-        when jsonb_typeof(p_content -> 'text') <> 'string' then false
+        when jsonb_typeof(p_content -> 'text') is distinct from 'string' then false
         else (p_content - 'type' - 'text') = '{}'::jsonb
       end
     when p_content ->> 'type' = 'parts' then
