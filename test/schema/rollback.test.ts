@@ -9,7 +9,17 @@ import type { Db } from '../../src/db/engine.ts';
 import { openEmbedded } from '../../src/db/engine.ts';
 import { migrate, rollback } from '../../src/db/runner.ts';
 import { openMigrated } from '../helpers/db.ts';
-import { createWorld } from './fixtures.ts';
+import { createWorld as createWorldUnlinked, type World } from './fixtures.ts';
+
+/**
+ * A v2 world whose message has a legacy twin: SPEC §6 makes the rollback refuse while v2 holds messages legacy
+ * lacks (they would be lost), so data that may be rolled back must mirror legacy, as dual_write keeps it.
+ */
+async function createWorld(d: Db): Promise<World> {
+  const w = await createWorldUnlinked(d);
+  await d.query(`update public.chat_messages_v2 set legacy_id = $2 where id = $1`, [w.messageId, w.legacyMessageId]);
+  return w;
+}
 
 const V2_TABLES = [
   'conversation_sessions', 'chat_messages_v2', 'chat_message_revisions', 'chat_message_attachments', 'chat_tool_calls',
