@@ -902,6 +902,47 @@ begin
 end
 $$;
 
+/**
+ * Re-copies every legacy row (keyset batches, same set-based copy): fixes v2 rows that drifted from legacy,
+ * e.g. legacy rows edited while mode was 'legacy' (verify_chat_migration reports them as message_content
+ * mismatches). Rows already equal are not rewritten. Refused in v2_only, where v2 is the source of truth.
+ * Returns the rows examined.
+ */
+create function public.repair_chat_migration(batch_size integer default 5000)
+returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  cur bigint := null;
+  ids bigint[];
+  total bigint := 0;
+begin
+  perform chat_migration.assert_not_finalized();
+  if (select x.mode from chat_migration.mode x) = 'v2_only' then
+    raise exception 'cannot repair from legacy while the chat schema mode is v2_only'
+      using errcode = '55000',
+            hint = 'In v2_only, v2 is the source of truth. Switch back with select set_chat_schema_mode(''dual_write'') first.';
+  end if;
+  if not pg_try_advisory_xact_lock(chat_migration.lock_key()) then
+    raise exception 'a chat migration batch is running right now'
+      using errcode = '55P03', hint = 'Wait for it (select * from chat_migration_status()) and retry.';
+  end if;
+  loop
+    select array_agg(s.id order by s.id) into ids
+      from (select m.id from public.chat_messages m
+             where cur is null or m.id > cur
+             order by m.id limit greatest(batch_size, 1)
+               for no key update) as s;
+    exit when ids is null;
+    perform chat_migration.copy_messages_safely(ids);
+    total := total + cardinality(ids);
+    cur := ids[cardinality(ids)];
+  end loop;
+  return total;
+end
+$$;
+
 -- ---------------------------------------------------------------------------------------------------------
 -- chat_states → agent_states + agent_memories (+ history for conversations without chat_messages rows)
 -- ---------------------------------------------------------------------------------------------------------
@@ -1574,9 +1615,9 @@ begin
     if failing is not null then
       raise exception 'cannot switch to v2_only: verification is not clean: %', failing
         using errcode = '55000',
-              hint = 'Finish the backfill (call run_chat_migration()), run select migrate_chat_states(), fix or '
-                     'retry quarantined rows (select * from retry_chat_migration_quarantine()), then inspect '
-                     'select * from verify_chat_migration() where not ok, and try again.';
+              hint = 'Finish the backfill (call run_chat_migration()) and select migrate_chat_states(); re-copy '
+                     'drifted rows with select repair_chat_migration(); inspect select * from '
+                     'verify_chat_migration() where not ok; then try again.';
     end if;
   end if;
 
@@ -1660,6 +1701,7 @@ revoke execute on function public.pause_chat_migration() from public, anon, auth
 revoke execute on function public.resume_chat_migration() from public, anon, authenticated;
 revoke execute on function public.list_chat_migration_quarantine(integer) from public, anon, authenticated;
 revoke execute on function public.retry_chat_migration_quarantine() from public, anon, authenticated;
+revoke execute on function public.repair_chat_migration(integer) from public, anon, authenticated;
 
 grant execute on function public.migrate_with_progress(integer) to service_role;
 grant execute on function public.migrate_chat_messages() to service_role;
@@ -1674,3 +1716,4 @@ grant execute on function public.pause_chat_migration() to service_role;
 grant execute on function public.resume_chat_migration() to service_role;
 grant execute on function public.list_chat_migration_quarantine(integer) to service_role;
 grant execute on function public.retry_chat_migration_quarantine() to service_role;
+grant execute on function public.repair_chat_migration(integer) to service_role;

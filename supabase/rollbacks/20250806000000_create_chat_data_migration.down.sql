@@ -48,6 +48,7 @@ drop function if exists public.pause_chat_migration();
 drop function if exists public.resume_chat_migration();
 drop function if exists public.list_chat_migration_quarantine(integer);
 drop function if exists public.retry_chat_migration_quarantine();
+drop function if exists public.repair_chat_migration(integer);
 drop schema if exists chat_migration cascade;
 drop schema if exists chat_archive;
 
