@@ -5,10 +5,12 @@
 --           last_message_at) follow inserts, soft deletes and deletes of messages; agent_states gets its
 --           state_hash, version and single is_current by trigger and is otherwise immutable; checkpoints get
 --           their retention default and are checked against the state they name.
--- Objects : functions public.set_updated_at, public.message_tokens, public.chat_messages_v2_before_update,
+-- Objects : functions public.set_updated_at, public.message_tokens, public.agent_state_stream_lock_key,
+--           public.chat_messages_v2_before_update,
 --           public.chat_messages_v2_after_insert_metrics, public.chat_messages_v2_after_update_metrics,
 --           public.chat_messages_v2_after_delete_metrics, public.agent_states_before_insert,
---           public.agent_states_before_update, public.state_checkpoints_before_insert; their triggers.
+--           public.agent_states_before_update, public.chat_messages_v2_check_parent,
+--           public.state_checkpoints_before_write; their triggers.
 -- Locks   : CREATE TRIGGER takes SHARE ROW EXCLUSIVE on the v2 tables (new, empty when this runs).
 --           No rewrite.
 -- Rollback: supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql (whole v2 family).
@@ -16,7 +18,8 @@
 -- SQLSTATEs raised here (class AJ = advanced-json-chat; catalogue in docs/schema.md):
 --   AJC02 agent_states rows are immutable            HINT: insert a new version
 --   AJC08 a message cannot move to another conversation
---   AJC09 checkpoint does not match the state it names
+--   AJC09 checkpoint's state / snapshot / parent belongs to another agent
+--   AJC12 parent message is not in the same conversation
 
 /**
  * Generic BEFORE UPDATE trigger: stamps updated_at with the transaction time.
@@ -110,6 +113,35 @@ revoke execute on function public.chat_messages_v2_before_update() from public, 
 create trigger chat_messages_v2_before_update
   before update on public.chat_messages_v2
   for each row execute function public.chat_messages_v2_before_update();
+
+/**
+ * BEFORE INSERT OR UPDATE OF parent_message_id on chat_messages_v2: a thread / branch stays inside its
+ * conversation. security invoker, so a parent the writer cannot see (another user's message) is not found.
+ */
+create function public.chat_messages_v2_check_parent()
+returns trigger
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  if new.parent_message_id is not null and not exists (
+    select 1 from public.chat_messages_v2 m
+    where m.id = new.parent_message_id and m.conversation_id = new.conversation_id
+  ) then
+    raise exception 'parent message % is not a message of conversation %', new.parent_message_id, new.conversation_id
+      using errcode = 'AJC12',
+            hint = 'Reply to a message of the same conversation, or leave parent_message_id null.';
+  end if;
+  return new;
+end
+$$;
+
+revoke execute on function public.chat_messages_v2_check_parent() from public, anon, authenticated;
+
+create trigger chat_messages_v2_check_parent
+  before insert or update of parent_message_id on public.chat_messages_v2
+  for each row execute function public.chat_messages_v2_check_parent();
 
 -- ---------------------------------------------------------------------------------------------------------
 -- Session metrics
@@ -265,6 +297,27 @@ create trigger chat_messages_v2_after_delete_metrics
 -- ---------------------------------------------------------------------------------------------------------
 
 /**
+ * The advisory-lock key of an agent_states stream (agent, user, state_type, session). The insert trigger and
+ * save_agent_state take pg_advisory_xact_lock on it, so "read the current version, then append" is atomic
+ * per stream on a real multi-session Postgres while different streams never wait for each other.
+ */
+create function public.agent_state_stream_lock_key(p_agent_id uuid, p_user_id uuid, p_state_type text, p_session_id uuid)
+returns bigint
+language sql
+immutable
+parallel safe
+security invoker
+set search_path = ''
+as $$
+  select hashtextextended(
+    'agent_states:' || coalesce(p_agent_id::text, '') || ':' || coalesce(p_user_id::text, '') || ':'
+      || coalesce(p_state_type, '') || ':' || coalesce(p_session_id::text, ''), 0)
+$$;
+
+revoke execute on function public.agent_state_stream_lock_key(uuid, uuid, text, uuid) from public, anon;
+grant execute on function public.agent_state_stream_lock_key(uuid, uuid, text, uuid) to authenticated, service_role;
+
+/**
  * BEFORE INSERT on agent_states.
  *  - state_hash is always computed here (hex sha256 of jsonb's canonical text), never trusted from the writer.
  *  - The stream (agent_id, user_id, state_type, session_id) is serialized with a transaction-scoped advisory
@@ -288,9 +341,7 @@ declare
 begin
   new.state_hash := encode(sha256(convert_to(new.state::text, 'UTF8')), 'hex');
 
-  perform pg_advisory_xact_lock(hashtextextended(
-    'agent_states:' || new.agent_id::text || ':' || coalesce(new.user_id, v_nil)::text || ':'
-      || new.state_type || ':' || coalesce(new.session_id, v_nil)::text, 0));
+  perform pg_advisory_xact_lock(public.agent_state_stream_lock_key(new.agent_id, new.user_id, new.state_type, new.session_id));
 
   select max(s.version) into v_max
   from public.agent_states s
@@ -355,13 +406,14 @@ create trigger agent_states_before_update
 -- ---------------------------------------------------------------------------------------------------------
 
 /**
- * BEFORE INSERT on state_checkpoints. The checkpoint must belong to the agent of the state it names;
- * session_id and user_id default to the state's. retain_until defaults by type:
+ * BEFORE INSERT OR UPDATE on state_checkpoints. The state, the snapshot and the parent checkpoint must all
+ * belong to the checkpoint's agent (the RLS policy checks the agent; it cannot check the rest, see the
+ * policies); session_id and user_id default to the state's. retain_until defaults by type on insert:
  *   auto 7 days · recovery 30 days · pre_migration 90 days · manual kept until deleted (null).
  * prune_state_checkpoints deletes checkpoints past retain_until that no kept checkpoint descends from.
- * security invoker: a state the writer cannot see is reported as not found.
+ * security invoker: rows the writer cannot see are reported as not belonging to the agent.
  */
-create function public.state_checkpoints_before_insert()
+create function public.state_checkpoints_before_write()
 returns trigger
 language plpgsql
 security invoker
@@ -376,22 +428,40 @@ begin
       using errcode = 'AJC09',
             hint = 'Checkpoint a state of the same agent (see public.agent_states), or use public.create_state_checkpoint.';
   end if;
-  new.session_id := coalesce(new.session_id, v_state.session_id);
-  new.user_id := coalesce(new.user_id, v_state.user_id);
-  if new.retain_until is null then
-    new.retain_until := case new.checkpoint_type
-      when 'auto' then new.created_at + interval '7 days'
-      when 'recovery' then new.created_at + interval '30 days'
-      when 'pre_migration' then new.created_at + interval '90 days'
-      else null
-    end;
+  if new.snapshot_id is not null and not exists (
+    select 1 from public.context_snapshots cs where cs.id = new.snapshot_id and cs.agent_id = new.agent_id
+  ) then
+    raise exception 'context snapshot % is not a snapshot of agent %', new.snapshot_id, new.agent_id
+      using errcode = 'AJC09',
+            hint = 'Pass a snapshot taken for the same agent (see public.context_snapshots), or null.';
+  end if;
+  if new.parent_checkpoint_id is not null
+     and (tg_op = 'INSERT' or new.parent_checkpoint_id is distinct from old.parent_checkpoint_id)
+     and not exists (
+       select 1 from public.state_checkpoints c where c.id = new.parent_checkpoint_id and c.agent_id = new.agent_id
+     ) then
+    raise exception 'parent checkpoint % is not a checkpoint of agent %', new.parent_checkpoint_id, new.agent_id
+      using errcode = 'AJC09',
+            hint = 'Chain checkpoints of the same agent only, or leave parent_checkpoint_id null.';
+  end if;
+  if tg_op = 'INSERT' then
+    new.session_id := coalesce(new.session_id, v_state.session_id);
+    new.user_id := coalesce(new.user_id, v_state.user_id);
+    if new.retain_until is null then
+      new.retain_until := case new.checkpoint_type
+        when 'auto' then new.created_at + interval '7 days'
+        when 'recovery' then new.created_at + interval '30 days'
+        when 'pre_migration' then new.created_at + interval '90 days'
+        else null
+      end;
+    end if;
   end if;
   return new;
 end
 $$;
 
-revoke execute on function public.state_checkpoints_before_insert() from public, anon, authenticated;
+revoke execute on function public.state_checkpoints_before_write() from public, anon, authenticated;
 
-create trigger state_checkpoints_before_insert
-  before insert on public.state_checkpoints
-  for each row execute function public.state_checkpoints_before_insert();
+create trigger state_checkpoints_before_write
+  before insert or update on public.state_checkpoints
+  for each row execute function public.state_checkpoints_before_write();
