@@ -1467,7 +1467,11 @@ begin
             and v.created_at = l.created_at
             and chat_migration.content_text(v.content) = l.body
             and v.content ->> 'type' in ('text', 'parts')
-            and v.metadata = chat_migration.v2_metadata(l.metadata, l.body)) as same_row,
+            -- metadata kept as is; tokens either the ones the backfill computed or the same on both sides
+            -- (rows the app wrote through v2 need not carry tokens at all)
+            and (v.metadata - 'tokens') = (coalesce(l.metadata, '{}'::jsonb) - 'tokens')
+            and (v.metadata -> 'tokens' = chat_migration.v2_metadata(l.metadata, l.body) -> 'tokens'
+                 or v.metadata -> 'tokens' is not distinct from l.metadata -> 'tokens')) as same_row,
            chat_migration.legacy_attachments_norm(l.attachments) as l_att,
            coalesce(va.items, '[]'::jsonb) as v_att,
            chat_migration.legacy_tool_calls_norm(l.tool_calls, l.partial_tool_calls) as l_tc,
