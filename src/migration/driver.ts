@@ -193,8 +193,13 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
   if (isPaused(status)) {
     return { reason: 'paused', batches: 0, rows: 0, ms: 0, rowsPerSecond: 0, status };
   }
-  const startProcessed = status.processed ?? 0;
-  let total = status.totalLegacy ?? (status.remaining !== null ? startProcessed + status.remaining : await estimateLegacyRows(db));
+  // A completed run reports its own totals; the next batch starts a new run over what is new.
+  const fresh = status.status === 'completed';
+  let offset = fresh ? 0 : (status.processed ?? 0);
+  let total = fresh
+    ? Math.max((await estimateLegacyRows(db)) - (status.totalLegacy ?? 0), 0)
+    : (status.totalLegacy ?? (await estimateLegacyRows(db)));
+  const startProcessed = offset;
   opts.onStart?.(status, total, startProcessed);
 
   const started = performance.now();
@@ -233,7 +238,7 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
     }
     batches++;
     rows += n;
-    const processed = startProcessed + rows;
+    const processed = offset + rows;
     if (processed > total) total = processed;
     const elapsed = (performance.now() - started) / 1000;
     await opts.onBatch?.({ batch: batches, rows: n, runRows: rows, processed, total, ms, rowsPerSecond: rows / Math.max(elapsed, 1e-3) });
@@ -244,6 +249,9 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
       status = await getStatus(db);
       statusMs = performance.now() - s0;
       lastStatusAt = now;
+      // The ledger is the truth for where the run is (a new run may have started with the first batch).
+      if (status.processed !== null) offset = status.processed - rows;
+      if (status.totalLegacy !== null && status.totalLegacy > 0) total = Math.max(status.totalLegacy, offset + rows);
       if (isPaused(status)) {
         reason = 'paused';
         break;
@@ -285,34 +293,18 @@ export interface DryRunResult {
 class Rollback extends Error {}
 
 /**
- * Classifies the legacy rows that are neither migrated nor quarantined yet by the SPEC §6 rules — a
- * read-only preview; the SQL batch function stays the authority. Reads v2/ledger only through
- * `legacy_id` so it works before the first batch too.
+ * Classifies the legacy rows that are neither migrated nor in open quarantine with the SQL's own rule
+ * (chat_migration.message_problem, SPEC §6) — read-only; array positions are folded so reasons group.
  */
 const classifySql = `
-with todo as (
-  select m.* from public.chat_messages m
-  where not exists (select 1 from public.chat_messages_v2 v where v.legacy_id = m.id)
-), arr_ok as (
-  select t.id, t.role,
-    (t.attachments is null or (jsonb_typeof(t.attachments) = 'array' and not exists (
-       select 1 from jsonb_array_elements(t.attachments) e
-       where jsonb_typeof(e) <> 'object' or jsonb_typeof(e->'name') is distinct from 'string'
-          or jsonb_typeof(e->'storageId') is distinct from 'string'))) as att_ok,
-    (select bool_and(a is null or (jsonb_typeof(a) = 'array' and not exists (
-       select 1 from jsonb_array_elements(a) e
-       where jsonb_typeof(e) <> 'object' or jsonb_typeof(e->'toolCallId') is distinct from 'string'
-          or jsonb_typeof(e->'toolName') is distinct from 'string')))
-     from unnest(array[t.tool_calls, t.partial_tool_calls]) a) as calls_ok
-  from todo t
-)
-select case
-         when role not in ('user', 'assistant', 'system', 'tool', 'human', 'ai', 'bot', 'function') then 'unknown_role'
-         when not att_ok then 'malformed_attachments'
-         when not calls_ok then 'malformed_tool_calls'
-         else 'ok' end as outcome,
+select coalesce(regexp_replace(chat_migration.message_problem(m.role, m.metadata, m.attachments, m.tool_calls,
+                                 m.partial_tool_calls), '\\[[0-9]+\\]', '[i]', 'g'), 'ok') as outcome,
        count(*)::bigint as n
-from arr_ok group by 1`;
+  from public.chat_messages m
+ where not exists (select 1 from public.chat_messages_v2 v where v.legacy_id = m.id)
+   and not exists (select 1 from chat_migration.quarantine q
+                    where q.source_table = 'chat_messages' and q.source_id = m.id::text and q.resolved_at is null)
+ group by 1 order by 2 desc`;
 
 export async function dryRun(db: Db, opts: { batchSize?: number } = {}): Promise<DryRunResult> {
   await requireApi(db);
@@ -326,11 +318,8 @@ export async function dryRun(db: Db, opts: { batchSize?: number } = {}): Promise
   }
   const st = await db.query<{ total: number | string; invalid: number | string }>(
     `select count(*)::bigint as total,
-            count(*) filter (where not pg_input_is_valid(content, 'jsonb'))::bigint as invalid
+            count(*) filter (where chat_migration.try_jsonb(content) is null)::bigint as invalid
      from public.chat_states`,
-  ).catch(async () =>
-    // pg_input_is_valid is PostgreSQL 16+; on 15 count only.
-    db.query<{ total: number | string; invalid: number | string }>(`select count(*)::bigint as total, null::bigint as invalid from public.chat_states`),
   );
   let sample: DryRunResult['sample'] = null;
   if (!isPaused(before)) {
