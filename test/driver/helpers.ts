@@ -37,10 +37,12 @@ export interface Child {
   waitLines(re: RegExp, n: number): Promise<number>;
 }
 
-/** Spawns `tsx scripts/data.ts …` as a real child process (so it can be killed for real). */
+/**
+ * Spawns `node --import tsx scripts/data.ts …` as a real child process. Node itself, not the `tsx` binary:
+ * that one is a wrapper that runs node in a grandchild, which a SIGKILL of the wrapper would leave running.
+ */
 export function spawnData(args: string[], env: Record<string, string> = {}): Child {
-  const tsx = join(projectRoot, 'node_modules', '.bin', 'tsx');
-  const proc = spawn(tsx, [join(projectRoot, 'scripts', 'data.ts'), ...args], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'scripts', 'data.ts'), ...args], {
     cwd: projectRoot,
     env: { ...process.env, ...env, FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
