@@ -22,7 +22,8 @@ export async function ledgerInvariant(db: Queryable) {
                                   group by 1 having count(*) > 1) d) as duplicate_v2,
       (select count(*)::int from (select id from q group by 1 having count(*) > 1) d) as duplicate_quarantine,
       (select count(*)::int from q join public.chat_messages_v2 v on v.legacy_id = q.id) as both,
-      (select count(*)::int from public.chat_messages_v2 where legacy_id is not null) as migrated,
+      (select count(*)::int from public.chat_messages m
+        where exists (select 1 from public.chat_messages_v2 v where v.legacy_id = m.id)) as migrated,
       (select count(*)::int from q) as quarantined,
       (select count(*)::int from public.chat_messages) as legacy,
       (select cursor::int from run) as cursor`);
