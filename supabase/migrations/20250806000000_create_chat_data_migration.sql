@@ -168,8 +168,8 @@ as $$
   end
 $$;
 
-/** Why a legacy message cannot be converted, or null when it can. Mirrors SPEC §6 exactly. */
-create function chat_migration.message_problem(
+/** The precise reason (first offending element) for a row message_problem() flagged; slow, rare path. */
+create function chat_migration.message_problem_detail(
   legacy_role text, metadata jsonb, attachments jsonb, tool_calls jsonb, partial_tool_calls jsonb)
 returns text
 language sql
@@ -209,6 +209,37 @@ as $$
            or jsonb_typeof(e.v -> 'toolCallId') is distinct from 'string'
            or jsonb_typeof(e.v -> 'toolName') is distinct from 'string'
         order by k.col desc, e.ord limit 1))
+  end
+$$;
+
+/**
+ * Why a legacy message cannot be converted, or null when it can (SPEC §6). Written as one expression over
+ * C functions (jsonpath, lax mode: a missing key or a non-object element yields an empty sequence, which the
+ * negated comparison flags) so the planner inlines it into the batch statement; only flagged rows pay for
+ * message_problem_detail's element-by-element reason.
+ */
+create function chat_migration.message_problem(
+  legacy_role text, metadata jsonb, attachments jsonb, tool_calls jsonb, partial_tool_calls jsonb)
+returns text
+language sql
+immutable
+parallel safe
+as $$
+  select case
+    when chat_migration.map_role(legacy_role) is null then 'unknown role: ' || coalesce(legacy_role, '(null)')
+    when attachments is null and tool_calls is null and partial_tool_calls is null
+         and (metadata is null or jsonb_typeof(metadata) = 'object') then null
+    when jsonb_typeof(metadata) not in ('object', 'null')
+         or jsonb_typeof(attachments) not in ('array', 'null')
+         or jsonb_typeof(tool_calls) not in ('array', 'null')
+         or jsonb_typeof(partial_tool_calls) not in ('array', 'null')
+         or coalesce(jsonb_path_exists(attachments,
+              'lax $[*] ? (!(@.type() == "object") || !(@.name.type() == "string") || !(@.storageId.type() == "string"))'), false)
+         or coalesce(jsonb_path_exists(tool_calls,
+              'lax $[*] ? (!(@.type() == "object") || !(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))'), false)
+         or coalesce(jsonb_path_exists(partial_tool_calls,
+              'lax $[*] ? (!(@.type() == "object") || !(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))'), false)
+      then chat_migration.message_problem_detail(legacy_role, metadata, attachments, tool_calls, partial_tool_calls)
   end
 $$;
 
