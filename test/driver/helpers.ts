@@ -7,8 +7,19 @@ import { projectRoot } from '../../src/db/runner.ts';
  * The ledger invariant of SPEC §6 at this instant: every legacy row is migrated, quarantined, or not yet
  * reached (above the run's cursor); nothing is both, nothing twice.
  */
-export async function ledgerInvariant(db: Queryable) {
-  const r = await db.query<Record<string, number>>(`
+export interface Invariant {
+  gaps: number;
+  duplicate_v2: number;
+  duplicate_quarantine: number;
+  both: number;
+  migrated: number;
+  quarantined: number;
+  legacy: number;
+  cursor: number;
+}
+
+export async function ledgerInvariant(db: Queryable): Promise<Invariant> {
+  const r = await db.query<Invariant>(`
     with run as (select coalesce((select (checkpoint ->> 'cursor')::bigint from chat_migration.runs
                                    where name = 'chat_messages' order by id desc limit 1), 0) as cursor),
     q as (select source_id::bigint as id from chat_migration.quarantine
