@@ -214,9 +214,9 @@ $$;
 
 /**
  * Why a legacy message cannot be converted, or null when it can (SPEC §6). Written as one expression over
- * C functions (jsonpath, lax mode: a missing key or a non-object element yields an empty sequence, which the
- * negated comparison flags) so the planner inlines it into the batch statement; only flagged rows pay for
- * message_problem_detail's element-by-element reason.
+ * C functions (jsonpath) so the planner inlines it into the batch statement; only flagged rows pay for
+ * message_problem_detail's element-by-element reason. test/datamig/validation.test.ts checks with random
+ * inputs that both always agree.
  */
 create function chat_migration.message_problem(
   legacy_role text, metadata jsonb, attachments jsonb, tool_calls jsonb, partial_tool_calls jsonb)
@@ -233,12 +233,18 @@ as $$
          or jsonb_typeof(attachments) not in ('array', 'null')
          or jsonb_typeof(tool_calls) not in ('array', 'null')
          or jsonb_typeof(partial_tool_calls) not in ('array', 'null')
+         -- strict: any element that is not an object (lax would unwrap a nested array into nothing);
+         -- lax: an object element whose key is missing or not a string (missing key = empty sequence).
+         -- silent => true: never raise, whatever the planner evaluates first.
+         or coalesce(jsonb_path_exists(attachments, 'strict $[*] ? (@.type() != "object")', '{}', true), false)
          or coalesce(jsonb_path_exists(attachments,
-              'lax $[*] ? (!(@.type() == "object") || !(@.name.type() == "string") || !(@.storageId.type() == "string"))'), false)
+              'lax $[*] ? (!(@.name.type() == "string") || !(@.storageId.type() == "string"))', '{}', true), false)
+         or coalesce(jsonb_path_exists(tool_calls, 'strict $[*] ? (@.type() != "object")', '{}', true), false)
          or coalesce(jsonb_path_exists(tool_calls,
-              'lax $[*] ? (!(@.type() == "object") || !(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))'), false)
+              'lax $[*] ? (!(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))', '{}', true), false)
+         or coalesce(jsonb_path_exists(partial_tool_calls, 'strict $[*] ? (@.type() != "object")', '{}', true), false)
          or coalesce(jsonb_path_exists(partial_tool_calls,
-              'lax $[*] ? (!(@.type() == "object") || !(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))'), false)
+              'lax $[*] ? (!(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))', '{}', true), false)
       then chat_migration.message_problem_detail(legacy_role, metadata, attachments, tool_calls, partial_tool_calls)
   end
 $$;
@@ -783,9 +789,12 @@ begin
       get stacked diagnostics err = message_text, err_state = returned_sqlstate, err_hint = pg_exception_hint;
     end;
     if err is not null then
-      -- the failed batch rolled back; record why, keep the checkpoint, and stop
-      update chat_migration.runs set status = 'failed', last_error = err, updated_at = now()
-       where id = (select r.id from chat_migration.latest_run() r) and status = 'running';
+      -- the failed batch rolled back; record why (unless it only met another run's lock: that run is
+      -- fine), keep the checkpoint, and stop
+      if err_state <> '55P03' then
+        update chat_migration.runs set status = 'failed', last_error = err, updated_at = now()
+         where id = (select r.id from chat_migration.latest_run() r) and status = 'running';
+      end if;
       commit;
       raise exception 'chat migration stopped: %', err
         using errcode = err_state,
@@ -1464,7 +1473,10 @@ begin
       from public.chat_messages m
   ),
   v as materialized (
-    select v.*, (since is not null and greatest(coalesce(v.updated_at, v.created_at),
+    select v.*,
+           case when v.content ->> 'type' = 'text' then v.content ->> 'text'
+                else chat_migration.content_text(v.content) end as v_text,
+           (since is not null and greatest(coalesce(v.updated_at, v.created_at),
                                                 coalesce(v.deleted_at, v.created_at)) > since) as superseded
       from public.chat_messages_v2 v
      where v.legacy_id is not null
@@ -1498,21 +1510,24 @@ begin
             and v.agent_id is not distinct from l.agent_id
             and v.role = chat_migration.map_role(l.role)
             and v.created_at = l.created_at
-            and chat_migration.content_text(v.content) = l.body
+            and v.v_text = l.body
             and v.content ->> 'type' in ('text', 'parts')
             -- metadata kept as is; tokens either the ones the backfill computed or the same on both sides
             -- (rows the app wrote through v2 need not carry tokens at all)
             and (v.metadata - 'tokens') = (coalesce(l.metadata, '{}'::jsonb) - 'tokens')
             and (v.metadata -> 'tokens' = chat_migration.v2_metadata(l.metadata, l.body) -> 'tokens'
                  or v.metadata -> 'tokens' is not distinct from l.metadata -> 'tokens')) as same_row,
-           chat_migration.legacy_attachments_norm(l.attachments) as l_att,
+           -- the CASEs keep the common row (no arrays, text content) off the non-inlinable helpers
+           case when l.attachments is null then '[]'::jsonb
+                else chat_migration.legacy_attachments_norm(l.attachments) end as l_att,
            coalesce(va.items, '[]'::jsonb) as v_att,
-           chat_migration.legacy_tool_calls_norm(l.tool_calls, l.partial_tool_calls) as l_tc,
+           case when l.tool_calls is null and l.partial_tool_calls is null then '[]'::jsonb
+                else chat_migration.legacy_tool_calls_norm(l.tool_calls, l.partial_tool_calls) end as l_tc,
            coalesce(vt.items, '[]'::jsonb) as v_tc,
            md5(concat_ws('|', l.id, chat_migration.map_role(l.role), l.body, l.created_at, l.user_id, l.agent_id))
              as l_hash,
            case when v.id is not null and v.deleted_at is null then
-             md5(concat_ws('|', v.legacy_id, v.role, chat_migration.content_text(v.content), v.created_at, v.user_id,
+             md5(concat_ws('|', v.legacy_id, v.role, v.v_text, v.created_at, v.user_id,
                            v.agent_id)) end as v_hash
       from l
       left join v on v.legacy_id = l.id
