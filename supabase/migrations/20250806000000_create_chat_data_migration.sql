@@ -102,6 +102,12 @@ create table chat_migration.quarantine (
 create unique index quarantine_open_source_idx on chat_migration.quarantine (source_table, source_id)
   where resolved_at is null;
 
+comment on table chat_migration.runs is 'Data-migration runs (Stripe pattern): checkpoint, fixed upper bound, status.';
+comment on table chat_migration.batches is 'One row per backfill batch: id range, migrated, quarantined, milliseconds.';
+comment on table chat_migration.mode is 'The chat schema mode (legacy | dual_write | v2_only); singleton.';
+comment on table chat_migration.mode_changes is 'Every chat schema mode change, who made it and what it copied.';
+comment on table chat_migration.quarantine is 'Legacy rows that could not be converted, with the full original row and the reason.';
+
 revoke all on all tables in schema chat_migration from public, anon, authenticated;
 grant select, insert, update, delete on all tables in schema chat_migration to service_role;
 
@@ -996,6 +1002,7 @@ create table chat_migration.migrated_states (
   memories integer not null,
   history_messages integer not null
 );
+comment on table chat_migration.migrated_states is 'chat_states rows already migrated (exactly-once per conversation).';
 revoke all on chat_migration.migrated_states from public, anon, authenticated;
 grant select, insert, update, delete on chat_migration.migrated_states to service_role;
 
