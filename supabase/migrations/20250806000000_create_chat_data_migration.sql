@@ -608,6 +608,11 @@ begin
                    'stop it with select pause_chat_migration(), or wait and retry.';
   end if;
   perform chat_migration.assert_not_finalized();
+  if (select x.mode from chat_migration.mode x) = 'v2_only' then
+    -- legacy is read-only and v2 is the source of truth: copying would revert v2 edits
+    raise notice 'chat schema mode is v2_only: legacy cannot change, nothing to migrate';
+    return 0;
+  end if;
 
   select * into r from chat_migration.runs where name = 'chat_messages' order by id desc limit 1 for update;
 
@@ -928,6 +933,12 @@ declare
   gone integer;
 begin
   perform chat_migration.assert_not_finalized();
+  if (select x.mode from chat_migration.mode x) = 'v2_only' then
+    raise exception 'cannot retry quarantined rows while the chat schema mode is v2_only'
+      using errcode = '55000',
+            hint = 'Legacy rows cannot be fixed while legacy is read-only. Switch back with '
+                   'select set_chat_schema_mode(''dual_write''), fix the rows, retry, then switch again.';
+  end if;
   update chat_migration.quarantine q set retried_at = now() where q.resolved_at is null;
   get diagnostics retried = row_count;
 
