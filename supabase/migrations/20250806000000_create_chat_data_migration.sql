@@ -341,6 +341,9 @@ $$;
 create function chat_migration.copy_messages(ids bigint[], out migrated integer, out quarantined integer)
 language plpgsql
 set search_path = ''
+-- Planning this statement costs more than running it for one row (the dual-write trigger's case); its plan does
+-- not depend on the ids (index probes per row, no joins between CTEs), so plan it once per session.
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   prev_guard text := coalesce(current_setting('chat_migration.mirroring', true), '');
