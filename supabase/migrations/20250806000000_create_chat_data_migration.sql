@@ -3,17 +3,20 @@
 -- Purpose : move public.chat_messages / public.chat_states onto the v2 tables while the app keeps writing,
 --           resumably (keyset checkpoint in a ledger), verifiably (verify_chat_migration) and reversibly
 --           (dual_write mirrors both directions, so legacy stays complete until finalize).
--- Objects : schema chat_migration (runs, batches, mode, mode_changes, quarantine + internal functions);
+-- Objects : schema chat_migration (runs, batches, mode, mode_changes, quarantine, migrated_states + internal
+--           functions); schema chat_archive only when finalize_chat_migration() runs;
 --           public API functions migrate_with_progress, migrate_chat_messages, migrate_chat_messages_batch,
 --           procedure run_chat_migration, migrate_chat_states, verify_chat_migration, set_chat_schema_mode,
 --           finalize_chat_migration, chat_migration_status, pause_/resume_chat_migration,
---           list_chat_migration_quarantine, retry_chat_migration_quarantine;
---           triggers on public.chat_messages, chat_messages_v2, chat_message_attachments, chat_tool_calls,
+--           list_chat_migration_quarantine, retry_chat_migration_quarantine, repair_chat_migration;
+--           triggers on public.chat_messages, chat_states, chat_messages_v2, chat_message_attachments,
+--           chat_tool_calls,
 --           all created DISABLED (mode 'legacy' writes nothing extra until set_chat_schema_mode enables them).
 -- Locks   : creates new objects only; creating the (disabled) triggers takes a brief SHARE ROW EXCLUSIVE lock on
 --           the legacy and v2 tables, no rewrite. Mode changes later take the same brief lock (lock_timeout 5s).
 -- Rollback: supabase/rollbacks/20250806000000_create_chat_data_migration.down.sql
 --           (the v2 rollback, 20250805074444_*.down.sql, removes these objects too).
+-- Docs    : docs/data-migration-sql.md (API reference), docs/runbook.md (operations).
 
 /** Everything the migration remembers; not exposed through the API (PostgREST serves public only). */
 create schema chat_migration;
