@@ -3,17 +3,20 @@
 -- Purpose : move public.chat_messages / public.chat_states onto the v2 tables while the app keeps writing,
 --           resumably (keyset checkpoint in a ledger), verifiably (verify_chat_migration) and reversibly
 --           (dual_write mirrors both directions, so legacy stays complete until finalize).
--- Objects : schema chat_migration (runs, batches, mode, mode_changes, quarantine + internal functions);
+-- Objects : schema chat_migration (runs, batches, mode, mode_changes, quarantine, migrated_states + internal
+--           functions); schema chat_archive only when finalize_chat_migration() runs;
 --           public API functions migrate_with_progress, migrate_chat_messages, migrate_chat_messages_batch,
 --           procedure run_chat_migration, migrate_chat_states, verify_chat_migration, set_chat_schema_mode,
 --           finalize_chat_migration, chat_migration_status, pause_/resume_chat_migration,
---           list_chat_migration_quarantine, retry_chat_migration_quarantine;
---           triggers on public.chat_messages, chat_messages_v2, chat_message_attachments, chat_tool_calls,
+--           list_chat_migration_quarantine, retry_chat_migration_quarantine, repair_chat_migration;
+--           triggers on public.chat_messages, chat_states, chat_messages_v2, chat_message_attachments,
+--           chat_tool_calls,
 --           all created DISABLED (mode 'legacy' writes nothing extra until set_chat_schema_mode enables them).
 -- Locks   : creates new objects only; creating the (disabled) triggers takes a brief SHARE ROW EXCLUSIVE lock on
 --           the legacy and v2 tables, no rewrite. Mode changes later take the same brief lock (lock_timeout 5s).
 -- Rollback: supabase/rollbacks/20250806000000_create_chat_data_migration.down.sql
 --           (the v2 rollback, 20250805074444_*.down.sql, removes these objects too).
+-- Docs    : docs/data-migration-sql.md (API reference), docs/runbook.md (operations).
 
 /** Everything the migration remembers; not exposed through the API (PostgREST serves public only). */
 create schema chat_migration;
@@ -101,6 +104,12 @@ create table chat_migration.quarantine (
 -- One open entry per source row; the anti-joins of the sweep and of verify use it.
 create unique index quarantine_open_source_idx on chat_migration.quarantine (source_table, source_id)
   where resolved_at is null;
+
+comment on table chat_migration.runs is 'Data-migration runs (Stripe pattern): checkpoint, fixed upper bound, status.';
+comment on table chat_migration.batches is 'One row per backfill batch: id range, migrated, quarantined, milliseconds.';
+comment on table chat_migration.mode is 'The chat schema mode (legacy | dual_write | v2_only); singleton.';
+comment on table chat_migration.mode_changes is 'Every chat schema mode change, who made it and what it copied.';
+comment on table chat_migration.quarantine is 'Legacy rows that could not be converted, with the full original row and the reason.';
 
 revoke all on all tables in schema chat_migration from public, anon, authenticated;
 grant select, insert, update, delete on all tables in schema chat_migration to service_role;
@@ -335,6 +344,9 @@ $$;
 create function chat_migration.copy_messages(ids bigint[], out migrated integer, out quarantined integer)
 language plpgsql
 set search_path = ''
+-- Planning this statement costs more than running it for one row (the dual-write trigger's case); its plan does
+-- not depend on the ids (index probes per row, no joins between CTEs), so plan it once per session.
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   prev_guard text := coalesce(current_setting('chat_migration.mirroring', true), '');
@@ -602,6 +614,11 @@ begin
                    'stop it with select pause_chat_migration(), or wait and retry.';
   end if;
   perform chat_migration.assert_not_finalized();
+  if (select x.mode from chat_migration.mode x) = 'v2_only' then
+    -- legacy is read-only and v2 is the source of truth: copying would revert v2 edits
+    raise notice 'chat schema mode is v2_only: legacy cannot change, nothing to migrate';
+    return 0;
+  end if;
 
   select * into r from chat_migration.runs where name = 'chat_messages' order by id desc limit 1 for update;
 
@@ -922,6 +939,12 @@ declare
   gone integer;
 begin
   perform chat_migration.assert_not_finalized();
+  if (select x.mode from chat_migration.mode x) = 'v2_only' then
+    raise exception 'cannot retry quarantined rows while the chat schema mode is v2_only'
+      using errcode = '55000',
+            hint = 'Legacy rows cannot be fixed while legacy is read-only. Switch back with '
+                   'select set_chat_schema_mode(''dual_write''), fix the rows, retry, then switch again.';
+  end if;
   update chat_migration.quarantine q set retried_at = now() where q.resolved_at is null;
   get diagnostics retried = row_count;
 
@@ -996,6 +1019,7 @@ create table chat_migration.migrated_states (
   memories integer not null,
   history_messages integer not null
 );
+comment on table chat_migration.migrated_states is 'chat_states rows already migrated (exactly-once per conversation).';
 revoke all on chat_migration.migrated_states from public, anon, authenticated;
 grant select, insert, update, delete on chat_migration.migrated_states to service_role;
 
