@@ -134,25 +134,6 @@ export async function estimateLegacyRows(db: Queryable): Promise<number> {
 
 export const isPaused = (s: MigrationStatus) => s.status === 'paused';
 
-/**
- * Keeps the planner's picture of the quarantine table current while it grows. Measured: with statistics
- * from when it was empty, a batch's quarantine lookups degrade to nested-loop scans and batch time grows
- * with every quarantined row (5 000-row batches 4 s → 40 s by 40 000 dirty legacy rows on PGlite, which
- * has no autovacuum; a real server has the same window between autovacuum runs). Re-analyzing whenever the
- * quarantine has doubled costs a few milliseconds and keeps batches flat. Best effort: a role that does
- * not own the table only gets a warning from ANALYZE.
- */
-async function refreshQuarantineStats(db: Queryable, status: MigrationStatus, stats: { analyzedAt: number }): Promise<void> {
-  const q = status.quarantined ?? 0;
-  if (q < 20 || q < stats.analyzedAt * 2) return;
-  stats.analyzedAt = q;
-  try {
-    await db.exec(`analyze chat_migration.quarantine`);
-  } catch {
-    // statistics are an optimisation; never fail a run over them
-  }
-}
-
 /** Legacy rows above a completed run's upper bound: what the next run will cover (an index range count). */
 async function newerThan(db: Queryable, upperBound: number): Promise<number> {
   const r = await db.query<{ n: number | string }>(`select count(*)::bigint as n from public.chat_messages where id > $1`, [upperBound]);
@@ -235,7 +216,6 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
   // to a batch, otherwise at most every 2 s.
   let statusMs = 0;
   let lastStatusAt = performance.now();
-  const stats = { analyzedAt: -1 };
   for (;;) {
     if (opts.shouldStop?.()) {
       reason = 'interrupted';
@@ -276,7 +256,6 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
       if (status.totalLegacy !== null && status.totalLegacy > 0) total = status.totalLegacy;
       paused = isPaused(status);
     }
-    await refreshQuarantineStats(db, status, stats);
     const processed = offset + rows;
     if (processed > total) total = processed;
     const elapsed = (performance.now() - started) / 1000;
