@@ -55,12 +55,15 @@ export function describeZod(e: ZodError): string {
  * Reads the body as JSON with the 1 MB cap enforced twice: on Content-Length up front and on the bytes
  * actually received (a chunked or lying client cannot get past it).
  */
-export async function readJson(req: Request): Promise<unknown> {
+export async function readJson(req: Request, opts: { optional?: boolean } = {}): Promise<unknown> {
   const declared = req.headers.get('content-length');
   if (declared !== null && Number(declared) > MAX_BODY_BYTES) {
     throw new HttpError(413, 'payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
   }
-  if (!req.body) throw badRequest('invalid_json', 'This endpoint needs a JSON body.');
+  if (!req.body) {
+    if (opts.optional) return {};
+    throw badRequest('invalid_json', 'This endpoint needs a JSON body.');
+  }
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -86,7 +89,10 @@ export async function readJson(req: Request): Promise<unknown> {
   } catch {
     throw badRequest('invalid_json', 'The body is not valid UTF-8.');
   }
-  if (!text.trim()) throw badRequest('invalid_json', 'This endpoint needs a JSON body.');
+  if (!text.trim()) {
+    if (opts.optional) return {};
+    throw badRequest('invalid_json', 'This endpoint needs a JSON body.');
+  }
   try {
     return JSON.parse(text);
   } catch {

@@ -37,6 +37,39 @@ export const limitParam = z
   .transform(Number)
   .refine((n) => n >= 1 && n <= 200, 'limit must be a whole number from 1 to 200');
 
+function b64url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function unb64url(s: string): unknown {
+  if (!/^[A-Za-z0-9_-]{1,400}$/.test(s)) throw new Error('bad cursor');
+  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+  return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bin, (ch) => ch.charCodeAt(0))));
+}
+
+const badCursor = () => badRequest('invalid_cursor', 'The cursor is not one this API handed out; start again without `before`.');
+
+/** Cursor over a version-numbered stream (agent-state history): base64url of `["v", <version>]`. */
+export function encodeVersionCursor(version: number): string {
+  return b64url(JSON.stringify(['v', version]));
+}
+
+export function decodeVersionCursor(s: string): number {
+  let parsed: unknown;
+  try {
+    parsed = unb64url(s);
+  } catch {
+    throw badCursor();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || parsed[0] !== 'v') throw badCursor();
+  const v = parsed[1];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 2_147_483_647) throw badCursor();
+  return v;
+}
+
 export interface Cursor {
   at: string;
   id: string;
@@ -44,26 +77,20 @@ export interface Cursor {
 
 /** Opaque to clients: base64url of `["<created_at as Postgres prints it>", "<id>"]`. */
 export function encodeCursor(c: Cursor): string {
-  const bytes = new TextEncoder().encode(JSON.stringify([c.at, c.id]));
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return b64url(JSON.stringify([c.at, c.id]));
 }
 
 export function decodeCursor(s: string): Cursor {
-  const bad = () => badRequest('invalid_cursor', 'The cursor is not one this API handed out; start again without `before`.');
-  if (!/^[A-Za-z0-9_-]{1,400}$/.test(s)) throw bad();
   let parsed: unknown;
   try {
-    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bin, (ch) => ch.charCodeAt(0))));
+    parsed = unb64url(s);
   } catch {
-    throw bad();
+    throw badCursor();
   }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw bad();
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw badCursor();
   const [at, id] = parsed;
-  if (typeof at !== 'string' || !/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2})?|Z)$/.test(at)) throw bad();
-  if (typeof id !== 'string' || !uuid.safeParse(id).success) throw bad();
+  if (typeof at !== 'string' || !/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2})?|Z)$/.test(at)) throw badCursor();
+  if (typeof id !== 'string' || !uuid.safeParse(id).success) throw badCursor();
   return { at, id };
 }
 
