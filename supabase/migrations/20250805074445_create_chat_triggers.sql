@@ -5,7 +5,8 @@
 --           last_message_at) follow inserts, soft deletes and deletes of messages; agent_states gets its
 --           state_hash, version and single is_current by trigger and is otherwise immutable; checkpoints get
 --           their retention default and are checked against the state they name.
--- Objects : functions public.set_updated_at, public.message_tokens, public.chat_messages_v2_before_update,
+-- Objects : functions public.set_updated_at, public.message_tokens, public.agent_state_stream_lock_key,
+--           public.chat_messages_v2_before_update,
 --           public.chat_messages_v2_after_insert_metrics, public.chat_messages_v2_after_update_metrics,
 --           public.chat_messages_v2_after_delete_metrics, public.agent_states_before_insert,
 --           public.agent_states_before_update, public.state_checkpoints_before_insert; their triggers.
@@ -265,6 +266,27 @@ create trigger chat_messages_v2_after_delete_metrics
 -- ---------------------------------------------------------------------------------------------------------
 
 /**
+ * The advisory-lock key of an agent_states stream (agent, user, state_type, session). The insert trigger and
+ * save_agent_state take pg_advisory_xact_lock on it, so "read the current version, then append" is atomic
+ * per stream on a real multi-session Postgres while different streams never wait for each other.
+ */
+create function public.agent_state_stream_lock_key(p_agent_id uuid, p_user_id uuid, p_state_type text, p_session_id uuid)
+returns bigint
+language sql
+immutable
+parallel safe
+security invoker
+set search_path = ''
+as $$
+  select hashtextextended(
+    'agent_states:' || coalesce(p_agent_id::text, '') || ':' || coalesce(p_user_id::text, '') || ':'
+      || coalesce(p_state_type, '') || ':' || coalesce(p_session_id::text, ''), 0)
+$$;
+
+revoke execute on function public.agent_state_stream_lock_key(uuid, uuid, text, uuid) from public, anon;
+grant execute on function public.agent_state_stream_lock_key(uuid, uuid, text, uuid) to authenticated, service_role;
+
+/**
  * BEFORE INSERT on agent_states.
  *  - state_hash is always computed here (hex sha256 of jsonb's canonical text), never trusted from the writer.
  *  - The stream (agent_id, user_id, state_type, session_id) is serialized with a transaction-scoped advisory
@@ -288,9 +310,7 @@ declare
 begin
   new.state_hash := encode(sha256(convert_to(new.state::text, 'UTF8')), 'hex');
 
-  perform pg_advisory_xact_lock(hashtextextended(
-    'agent_states:' || new.agent_id::text || ':' || coalesce(new.user_id, v_nil)::text || ':'
-      || new.state_type || ':' || coalesce(new.session_id, v_nil)::text, 0));
+  perform pg_advisory_xact_lock(public.agent_state_stream_lock_key(new.agent_id, new.user_id, new.state_type, new.session_id));
 
   select max(s.version) into v_max
   from public.agent_states s
