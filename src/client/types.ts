@@ -154,7 +154,6 @@ export interface StateStream {
 export interface SaveStateRequest extends StateStream {
   state: JsonObject;
   expected_version?: number | null;
-  metadata?: JsonObject;
 }
 export interface StateHistoryRequest extends StateStream {
   limit?: number;

@@ -9,7 +9,23 @@ export interface Mapped {
 }
 
 /** SQLSTATEs raised by our own SQL API for a stale optimistic-concurrency check. */
-export const STALE_VERSION_CODES = new Set(['40001', 'P0409', 'PT409']);
+export const STALE_VERSION_CODES = new Set(['40001']);
+
+/**
+ * The SQL API's own SQLSTATEs (class AJ, catalogue in docs/schema.md). "Not found" covers "not yours":
+ * RLS makes the two indistinguishable on purpose.
+ */
+const API_CODES: Record<string, { status: number; code: string }> = {
+  AJC01: { status: 409, code: 'version_conflict' },
+  AJC02: { status: 409, code: 'immutable' },
+  AJC03: { status: 404, code: 'not_found' },
+  AJC04: { status: 422, code: 'invalid_value' },
+  AJC05: { status: 404, code: 'not_found' },
+  AJC06: { status: 404, code: 'no_state' },
+  AJC07: { status: 404, code: 'not_found' },
+  AJC08: { status: 422, code: 'invalid_value' },
+  AJC09: { status: 422, code: 'invalid_reference' },
+};
 
 interface PgLike {
   code?: string;
@@ -28,6 +44,9 @@ export function mapDbError(err: unknown): Mapped | null {
   const e = err as PgLike;
   const code = typeof e?.code === 'string' ? e.code : '';
   if (!code) return null;
+  const api = API_CODES[code];
+  if (api) return { ...api, message: withHint(e) };
+  if (code.startsWith('AJ')) return { status: 422, code: 'rejected', message: withHint(e) };
   if (STALE_VERSION_CODES.has(code) || code === '40P01') {
     return { status: 409, code: 'conflict', message: withHint(e) };
   }

@@ -27,22 +27,20 @@ const saveBody = z
     session_id: uuid.nullish(),
     state: jsonObject,
     expected_version: z.number().int().min(0).max(2_147_483_647).nullish(),
-    metadata: jsonObject.optional(),
   })
   .strict();
 
 const checkpointBody = z
   .object({
     agent_id: uuid,
-    state_type: stateType.optional(),
+    state_type: stateType,
     session_id: uuid.nullish(),
-    /** A specific version to checkpoint; default: the stream's current version. */
-    state_id: uuid.optional(),
     snapshot_id: uuid.nullish(),
     checkpoint_type: z.enum(['auto', 'manual', 'pre_migration', 'recovery']).optional(),
     label: z.string().max(200).optional(),
     metadata: jsonObject.optional(),
     retain_until: timestamp.nullish(),
+    parent_checkpoint_id: uuid.nullish(),
   })
   .strict();
 
@@ -53,9 +51,10 @@ const restoreBody = z
 const stateJson = `to_jsonb(st)`;
 const NIL = '00000000-0000-0000-0000-000000000000';
 
+/** A state stream as the SQL API defines it: the stream's user is auth.uid() (null for the service role). */
 interface Stream {
   agentId: string;
-  userId: string;
+  userId: string | null;
   stateType: string;
   sessionId: string | null;
 }
@@ -63,36 +62,16 @@ interface Stream {
 async function resolveStream(tx: Tx, caller: Caller, q: { agent_id: string; state_type: string; session_id?: string | null | undefined }): Promise<Stream> {
   const agent = await visibleAgent(tx, caller, q.agent_id);
   if (q.session_id) await visibleSession(tx, q.session_id);
-  return { agentId: agent.id, userId: agent.owner_id, stateType: q.state_type, sessionId: q.session_id ?? null };
+  return { agentId: agent.id, userId: caller.userId, stateType: q.state_type, sessionId: q.session_id ?? null };
 }
 
-const streamWhere = `st.agent_id = $1 and coalesce(st.user_id, '${NIL}') = $2::uuid and st.state_type = $3
+const streamWhere = `st.agent_id = $1 and coalesce(st.user_id, '${NIL}') = coalesce($2::uuid, '${NIL}') and st.state_type = $3
   and coalesce(st.session_id, '${NIL}') = coalesce($4::uuid, '${NIL}')`;
 const streamParams = (s: Stream) => [s.agentId, s.userId, s.stateType, s.sessionId];
 
 async function current(tx: Tx, s: Stream) {
   const [r] = await tx.unsafe(`select ${stateJson} as state from public.agent_states st where ${streamWhere} and st.is_current`, streamParams(s));
   return r?.state ?? null;
-}
-
-/** Appends a version; with expectedVersion, fails with 409 unless the stream was at that version. */
-async function append(tx: Tx, s: Stream, state: unknown, metadata: unknown, expectedVersion: number | null | undefined) {
-  // The insert trigger serializes the stream (advisory lock) and numbers the row max+1, so "the row we got
-  // is expected+1" is an exact compare-and-set even under concurrent writers.
-  const [r] = await tx.unsafe(
-    `insert into public.agent_states as st (agent_id, user_id, state_type, session_id, state, metadata)
-     values ($1, $2, $3, $4, $5::jsonb, $6::jsonb) returning ${stateJson} as state`,
-    [...streamParams(s), JSON.stringify(state), JSON.stringify(metadata ?? {})],
-  );
-  const saved = r!.state as { version: number };
-  if (expectedVersion !== null && expectedVersion !== undefined && saved.version !== expectedVersion + 1) {
-    throw new HttpError(
-      409,
-      'version_conflict',
-      `The state is at version ${saved.version - 1}, not ${expectedVersion}: someone saved first. Reload it (GET /agent-state) and apply your change again.`,
-    );
-  }
-  return saved;
 }
 
 async function getState(url: URL, caller: Caller): Promise<Response> {
@@ -108,9 +87,13 @@ async function getState(url: URL, caller: Caller): Promise<Response> {
 async function putState(req: Request, caller: Caller): Promise<Response> {
   const b = saveBody.parse(await readJson(req));
   return await asCaller(caller, async (tx) => {
-    const s = await resolveStream(tx, caller, b);
-    const st = await append(tx, s, b.state, b.metadata, b.expected_version);
-    return json(200, { state: st });
+    await resolveStream(tx, caller, b);
+    // save_agent_state checks expected_version under the stream's advisory lock (AJC01 → 409).
+    const [r] = await tx.unsafe(
+      `select ${stateJson} as state from public.save_agent_state($1, $2, $3::text::jsonb, $4, $5) st`,
+      [b.agent_id, b.state_type, JSON.stringify(b.state), b.session_id ?? null, b.expected_version ?? null],
+    );
+    return json(200, { state: r!.state });
   });
 }
 
@@ -135,44 +118,24 @@ async function history(url: URL, caller: Caller): Promise<Response> {
 async function createCheckpoint(req: Request, caller: Caller): Promise<Response> {
   const b = checkpointBody.parse(await readJson(req));
   return await asCaller(caller, async (tx) => {
-    const agent = await visibleAgent(tx, caller, b.agent_id);
-    let stateId = b.state_id ?? null;
-    let sessionId = b.session_id ?? null;
-    if (sessionId) await visibleSession(tx, sessionId);
-    if (stateId) {
-      const [st] = await tx`select id, session_id from public.agent_states where id = ${stateId} and agent_id = ${agent.id}`;
-      if (!st) throw notFound('State');
-      sessionId = sessionId ?? (st.session_id as string | null);
-    } else {
-      if (!b.state_type) throw new HttpError(422, 'validation_failed', 'state_type: give state_type (and session_id) or a state_id.');
-      const st = await current(tx, { agentId: agent.id, userId: agent.owner_id, stateType: b.state_type, sessionId });
-      if (!st) throw notFound('State');
-      stateId = (st as { id: string }).id;
-    }
+    await resolveStream(tx, caller, b);
     if (b.snapshot_id) {
-      const [snap] = await tx`select id from public.context_snapshots where id = ${b.snapshot_id} and agent_id = ${agent.id}`;
+      const [snap] = await tx`select id from public.context_snapshots where id = ${b.snapshot_id} and agent_id = ${b.agent_id}`;
       if (!snap) throw notFound('Snapshot');
     }
-    const [parent] = await tx`
-      select id from public.state_checkpoints where agent_id = ${agent.id}
-         and coalesce(session_id, ${NIL}::uuid) = coalesce(${sessionId}::uuid, ${NIL}::uuid)
-       order by created_at desc, id desc limit 1`;
     const [row] = await tx.unsafe(
-      `insert into public.state_checkpoints as c
-         (agent_id, user_id, session_id, state_id, snapshot_id, parent_checkpoint_id, checkpoint_type, label, metadata, retain_until)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::timestamptz)
-       returning to_jsonb(c) as checkpoint`,
+      `select to_jsonb(c) as checkpoint
+         from public.create_state_checkpoint($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8::text::timestamptz, $9) c`,
       [
-        agent.id,
-        agent.owner_id,
-        sessionId,
-        stateId,
-        b.snapshot_id ?? null,
-        parent?.id ?? null,
+        b.agent_id,
+        b.state_type,
+        b.session_id ?? null,
         b.checkpoint_type ?? 'manual',
         b.label ?? null,
+        b.snapshot_id ?? null,
         JSON.stringify(b.metadata ?? {}),
         b.retain_until ?? null,
+        b.parent_checkpoint_id ?? null,
       ],
     );
     return json(201, { checkpoint: row!.checkpoint });
@@ -194,18 +157,15 @@ async function listCheckpoints(url: URL, caller: Caller): Promise<Response> {
 async function restore(req: Request, id: string, caller: Caller): Promise<Response> {
   const b = restoreBody.parse(await readJson(req, { optional: true }));
   return await asCaller(caller, async (tx) => {
-    const [c] = await tx`
-      select c.id, c.agent_id, st.user_id, st.state_type, st.session_id, st.state, st.version
-        from public.state_checkpoints c join public.agent_states st on st.id = c.state_id
-       where c.id = ${id}`;
+    const [c] = await tx`select c.id, st.version from public.state_checkpoints c join public.agent_states st on st.id = c.state_id where c.id = ${id}`;
     if (!c) throw notFound('Checkpoint');
-    const s: Stream = {
-      agentId: c.agent_id as string,
-      userId: (c.user_id as string | null) ?? NIL,
-      stateType: c.state_type as string,
-      sessionId: c.session_id as string | null,
-    };
-    const st = await append(tx, s, c.state, { restored_from_checkpoint: c.id, restored_version: c.version }, b.expected_version);
+    const [r] = await tx.unsafe(`select ${stateJson} as state from public.restore_state_checkpoint($1) st`, [id]);
+    const st = r!.state as { version: number };
+    // A restore is a new version; with expected_version it is a compare-and-set like PUT (the
+    // transaction rolls back, restore included).
+    if (b.expected_version !== null && b.expected_version !== undefined && st.version !== b.expected_version + 1) {
+      throw new HttpError(409, 'version_conflict', `The state is at version ${st.version - 1}, not ${b.expected_version}: reload it and decide again.`);
+    }
     return json(200, { state: st, restored_from: { checkpoint_id: c.id, version: c.version } });
   });
 }

@@ -50,8 +50,8 @@ async function store(req: Request, caller: Caller): Promise<Response> {
       `insert into public.agent_memories as am
          (agent_id, user_id, memory_type, content, embedding, embedding_model, importance, decay_rate,
           related_memory_ids, source_message_id, metadata, expires_at)
-       values ($1, $2, $3, $4, $5::extensions.vector, $6, coalesce($7::real, 0.5), coalesce($8::real, 0.01),
-               coalesce($9::uuid[], '{}'), $10, $11::jsonb, $12::timestamptz)
+       values ($1, $2, $3, $4, $5::text::extensions.vector, $6, coalesce($7::real, 0.5), coalesce($8::real, 0.01),
+               coalesce($9::uuid[], '{}'), $10, $11::text::jsonb, $12::text::timestamptz)
        returning ${memoryJson} as memory`,
       [
         agent.id,
@@ -76,20 +76,11 @@ async function search(req: Request, caller: Caller): Promise<Response> {
   const b = searchBody.parse(await readJson(req));
   return await asCaller(caller, async (tx) => {
     await visibleAgent(tx, caller, b.agent_id);
-    // Cosine distance (<=>) to match the IVFFlat opclass, so the index is usable; ties broken by id
-    // so equal scores come back in a stable order.
+    // match_agent_memories: cosine distance on the IVFFlat index, probes sized to the index, exact re-sort.
     const rows = await tx.unsafe(
-      `select am.id, am.content, am.memory_type, am.importance,
-              1 - (am.embedding operator(extensions.<=>) $2::extensions.vector) as similarity
-         from public.agent_memories am
-        where am.agent_id = $1
-          and am.embedding is not null
-          and (am.expires_at is null or am.expires_at > now())
-          and ($3::text[] is null or am.memory_type = any ($3::text[]))
-          and am.importance >= coalesce($4::real, 0)
-        order by am.embedding operator(extensions.<=>) $2::extensions.vector, am.id
-        limit $5`,
-      [b.agent_id, vectorText(b.embedding), b.memory_types ? `{${b.memory_types.join(',')}}` : null, b.min_importance ?? null, b.match_count ?? 10],
+      `select m.id, m.content, m.memory_type, m.importance, m.similarity
+         from public.match_agent_memories($1, $2::text::extensions.vector, $3, $4::text[], $5::real) m`,
+      [b.agent_id, vectorText(b.embedding), b.match_count ?? 10, b.memory_types ? `{${b.memory_types.join(',')}}` : null, b.min_importance ?? null],
     );
     return json(200, {
       matches: rows.map((r) => ({

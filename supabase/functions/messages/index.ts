@@ -118,8 +118,8 @@ async function create(req: Request, caller: Caller): Promise<Response> {
     const inserted = await tx`
       insert into public.chat_messages_v2
         (conversation_id, user_id, agent_id, role, content, parent_message_id, metadata, client_message_id)
-      values (${conversationId}, ${owner}, ${b.agent_id ?? null}, ${b.role}, ${JSON.stringify(toContent(b.content))}::jsonb,
-              ${b.parent_message_id ?? null}, ${JSON.stringify(b.metadata ?? {})}::jsonb, ${b.client_message_id ?? null})
+      values (${conversationId}, ${owner}, ${b.agent_id ?? null}, ${b.role}, ${JSON.stringify(toContent(b.content))}::text::jsonb,
+              ${b.parent_message_id ?? null}, ${JSON.stringify(b.metadata ?? {})}::text::jsonb, ${b.client_message_id ?? null})
       on conflict (conversation_id, client_message_id) do nothing
       returning id`;
     if (!inserted.length) {
@@ -133,14 +133,14 @@ async function create(req: Request, caller: Caller): Promise<Response> {
       await tx`
         insert into public.chat_message_attachments (message_id, position, type, name, storage_path, mime_type, size_bytes, metadata)
         values (${id}, ${i}, ${a.type ?? null}, ${a.name}, ${a.storage_path}, ${a.mime_type ?? null},
-                ${a.size_bytes ?? null}, ${JSON.stringify(a.metadata ?? {})}::jsonb)`;
+                ${a.size_bytes ?? null}, ${JSON.stringify(a.metadata ?? {})}::text::jsonb)`;
     }
     for (const [i, t] of (b.tool_calls ?? []).entries()) {
       await tx`
         insert into public.chat_tool_calls (message_id, position, tool_call_id, tool_name, args, result, text_position, is_partial)
         values (${id}, ${i}, ${t.tool_call_id}, ${t.tool_name},
-                ${t.args === undefined ? null : JSON.stringify(t.args)}::jsonb,
-                ${t.result === undefined ? null : JSON.stringify(t.result)}::jsonb,
+                ${t.args === undefined ? null : JSON.stringify(t.args)}::text::jsonb,
+                ${t.result === undefined ? null : JSON.stringify(t.result)}::text::jsonb,
                 ${t.text_position ?? null}, ${t.is_partial ?? false})`;
     }
     const [row] = await tx.unsafe(`select ${messageJson} as message from public.chat_messages_v2 m where m.id = $1`, [id]);
@@ -159,7 +159,7 @@ async function list(url: URL, caller: Caller): Promise<Response> {
       `select ${messageJson} as message, to_jsonb(m.created_at) #>> '{}' as at
          from public.chat_messages_v2 m
         where m.conversation_id = $1 and m.deleted_at is null
-          and ($2::timestamptz is null or (m.created_at, m.id) < ($2::timestamptz, $3::uuid))
+          and ($2::text::timestamptz is null or (m.created_at, m.id) < ($2::text::timestamptz, $3::uuid))
         order by m.created_at desc, m.id desc
         limit $4`,
       [q.conversation_id, cursor?.at ?? null, cursor?.id ?? null, limit + 1],
@@ -178,8 +178,8 @@ async function edit(req: Request, id: string, caller: Caller): Promise<Response>
   return await asCaller(caller, async (tx) => {
     const updated = await tx`
       update public.chat_messages_v2
-         set content = ${JSON.stringify(toContent(b.content))}::jsonb,
-             metadata = case when ${b.metadata === undefined} then metadata else metadata || ${JSON.stringify(b.metadata ?? {})}::jsonb end
+         set content = ${JSON.stringify(toContent(b.content))}::text::jsonb,
+             metadata = case when ${b.metadata === undefined} then metadata else metadata || ${JSON.stringify(b.metadata ?? {})}::text::jsonb end
        where id = ${id} and deleted_at is null
       returning id`;
     if (!updated.length) throw notFound('Message');

@@ -69,7 +69,7 @@ async function create(req: Request, caller: Caller): Promise<Response> {
     if (!owner) throw new HttpError(422, 'user_required', 'Creating a session as the service role needs user_id or agent_id.');
     const [row] = await tx.unsafe(
       `insert into public.conversation_sessions as s (id, user_id, agent_id, title, status, session_state, metadata)
-       values (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, coalesce($5, 'active'), $6::jsonb, $7::jsonb)
+       values (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, coalesce($5, 'active'), $6::text::jsonb, $7::text::jsonb)
        on conflict (id) do nothing
        returning to_jsonb(s) as session`,
       [b.id ?? null, owner, b.agent_id ?? null, b.title ?? null, b.status ?? null, JSON.stringify(b.session_state ?? {}), JSON.stringify(b.metadata ?? {})],
@@ -86,7 +86,7 @@ async function list(url: URL, caller: Caller): Promise<Response> {
   return await asCaller(caller, async (tx) => {
     const rows = await tx.unsafe(
       `select to_jsonb(s) as session from public.conversation_sessions s
-        where ($1::timestamptz is null or (s.created_at, s.id) < ($1::timestamptz, $2::uuid))
+        where ($1::text::timestamptz is null or (s.created_at, s.id) < ($1::text::timestamptz, $2::uuid))
           and ($3::text is null or s.status = $3)
         order by s.created_at desc, s.id desc limit $4`,
       [cursor?.at ?? null, cursor?.id ?? null, q.status ?? null, limit + 1],
@@ -115,8 +115,8 @@ async function update(req: Request, id: string, caller: Caller): Promise<Respons
          agent_id = case when $2 then $3::uuid else s.agent_id end,
          title = case when $4 then $5 else s.title end,
          status = coalesce($6, s.status),
-         session_state = coalesce($7::jsonb, s.session_state),
-         metadata = coalesce($8::jsonb, s.metadata)
+         session_state = coalesce($7::text::jsonb, s.session_state),
+         metadata = coalesce($8::text::jsonb, s.metadata)
        where s.id = $1
        returning to_jsonb(s) as session`,
       [
@@ -148,9 +148,9 @@ async function snapshot(req: Request, id: string, caller: Caller): Promise<Respo
       `with chosen as (
          select m.id, m.created_at, m.metadata from public.chat_messages_v2 m
           where m.conversation_id = $1 and m.deleted_at is null
-            and ($2::uuid[] is null or m.id = any ($2::uuid[]))
+            and ($2::text::uuid[] is null or m.id = any ($2::text::uuid[]))
           order by m.created_at desc, m.id desc
-          limit case when $2::uuid[] is null then $3::int else null end)
+          limit case when $2::text::uuid[] is null then $3::int else null end)
        select coalesce(array_agg(id order by created_at, id), '{}') as ids, count(*)::int as n,
               to_jsonb(min(created_at)) #>> '{}' as first_at, to_jsonb(max(created_at)) #>> '{}' as last_at,
               coalesce(sum(case when jsonb_typeof(metadata -> 'tokens') = 'number'
@@ -163,7 +163,7 @@ async function snapshot(req: Request, id: string, caller: Caller): Promise<Respo
     }
     if (b.memory_ids?.length) {
       const [m] = await tx.unsafe(
-        `select count(*)::int as n from public.agent_memories where agent_id = $1 and id = any ($2::uuid[])`,
+        `select count(*)::int as n from public.agent_memories where agent_id = $1 and id = any ($2::text::uuid[])`,
         [agent.id, uuidArray([...new Set(b.memory_ids.map((x) => x.toLowerCase()))])],
       );
       if (m!.n !== new Set(b.memory_ids.map((x) => x.toLowerCase())).size) {
@@ -176,7 +176,7 @@ async function snapshot(req: Request, id: string, caller: Caller): Promise<Respo
       `insert into public.context_snapshots as cs
          (session_id, agent_id, user_id, message_ids, first_message_at, last_message_at, memory_ids, context,
           token_count, token_budget, build_metrics)
-       values ($1, $2, $3, $4::uuid[], $5::timestamptz, $6::timestamptz, coalesce($7::uuid[], '{}'), $8::jsonb, $9, $10, $11::jsonb)
+       values ($1, $2, $3, $4::text::uuid[], $5::text::timestamptz, $6::text::timestamptz, coalesce($7::text::uuid[], '{}'), $8::text::jsonb, $9, $10, $11::text::jsonb)
        returning to_jsonb(cs) as snapshot`,
       [
         id,
