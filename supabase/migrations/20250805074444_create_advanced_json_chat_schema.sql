@@ -52,7 +52,7 @@ as $$
     when jsonb_typeof(p_content) <> 'object' then false
     when p_content ->> 'type' = 'text' then
       case
-        when jsonb_typeof(p_content -> 'text') <> 'string' then false
+        when jsonb_typeof(p_content -> 'text') is distinct from 'string' then false
         else (p_content - 'type' - 'text') = '{}'::jsonb
       end
     when p_content ->> 'type' = 'parts' then
@@ -498,7 +498,9 @@ create policy "Users can delete their sessions" on public.conversation_sessions
   for delete to authenticated
   using (user_id = (select auth.uid()));
 
--- chat_messages_v2: owned by user_id, and only inside a conversation the user owns.
+-- chat_messages_v2: owned by user_id, and only inside a conversation the user owns. A parent message must be in
+-- the same conversation — checked by the trigger chat_messages_v2_check_parent, because a policy on
+-- chat_messages_v2 cannot query chat_messages_v2 (Postgres rejects the recursion).
 create policy "Users can read their messages" on public.chat_messages_v2
   for select to authenticated
   using (user_id = (select auth.uid()));
@@ -508,8 +510,6 @@ create policy "Users can create messages in their conversations" on public.chat_
     user_id = (select auth.uid())
     and conversation_id in (select s.id from public.conversation_sessions s where s.user_id = (select auth.uid()))
     and (agent_id is null or agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid())))
-    and (parent_message_id is null
-         or parent_message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())))
   );
 create policy "Users can update their messages" on public.chat_messages_v2
   for update to authenticated
@@ -616,7 +616,9 @@ create policy "Agent owners can delete their agents' snapshots" on public.contex
   for delete to authenticated
   using (agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid())));
 
--- state_checkpoints: through an agent the user owns; the state and snapshot must be that agent's too.
+-- state_checkpoints: through an agent the user owns. That the state, snapshot and parent checkpoint belong to
+-- the same agent is checked by the trigger state_checkpoints_before_write (a policy on state_checkpoints cannot
+-- query state_checkpoints itself: Postgres rejects the recursion).
 create policy "Agent owners can read their agents' checkpoints" on public.state_checkpoints
   for select to authenticated
   using (agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid())));
@@ -624,11 +626,6 @@ create policy "Agent owners can create checkpoints for their agents" on public.s
   for insert to authenticated
   with check (
     agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid()))
-    and state_id in (select st.id from public.agent_states st where st.agent_id = state_checkpoints.agent_id)
-    and (snapshot_id is null
-         or snapshot_id in (select cs.id from public.context_snapshots cs where cs.agent_id = state_checkpoints.agent_id))
-    and (parent_checkpoint_id is null
-         or parent_checkpoint_id in (select c.id from public.state_checkpoints c where c.agent_id = state_checkpoints.agent_id))
     and (user_id is null or user_id = (select auth.uid()))
   );
 create policy "Agent owners can update their agents' checkpoints" on public.state_checkpoints
@@ -636,11 +633,6 @@ create policy "Agent owners can update their agents' checkpoints" on public.stat
   using (agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid())))
   with check (
     agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid()))
-    and state_id in (select st.id from public.agent_states st where st.agent_id = state_checkpoints.agent_id)
-    and (snapshot_id is null
-         or snapshot_id in (select cs.id from public.context_snapshots cs where cs.agent_id = state_checkpoints.agent_id))
-    and (parent_checkpoint_id is null
-         or parent_checkpoint_id in (select c.id from public.state_checkpoints c where c.agent_id = state_checkpoints.agent_id))
     and (user_id is null or user_id = (select auth.uid()))
   );
 create policy "Agent owners can delete their agents' checkpoints" on public.state_checkpoints

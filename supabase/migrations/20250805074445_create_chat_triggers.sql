@@ -9,7 +9,8 @@
 --           public.chat_messages_v2_before_update,
 --           public.chat_messages_v2_after_insert_metrics, public.chat_messages_v2_after_update_metrics,
 --           public.chat_messages_v2_after_delete_metrics, public.agent_states_before_insert,
---           public.agent_states_before_update, public.state_checkpoints_before_insert; their triggers.
+--           public.agent_states_before_update, public.chat_messages_v2_check_parent,
+--           public.state_checkpoints_before_write; their triggers.
 -- Locks   : CREATE TRIGGER takes SHARE ROW EXCLUSIVE on the v2 tables (new, empty when this runs).
 --           No rewrite.
 -- Rollback: supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql (whole v2 family).
@@ -17,7 +18,8 @@
 -- SQLSTATEs raised here (class AJ = advanced-json-chat; catalogue in docs/schema.md):
 --   AJC02 agent_states rows are immutable            HINT: insert a new version
 --   AJC08 a message cannot move to another conversation
---   AJC09 checkpoint does not match the state it names
+--   AJC09 checkpoint's state / snapshot / parent belongs to another agent
+--   AJC12 parent message is not in the same conversation
 
 /**
  * Generic BEFORE UPDATE trigger: stamps updated_at with the transaction time.
@@ -111,6 +113,35 @@ revoke execute on function public.chat_messages_v2_before_update() from public, 
 create trigger chat_messages_v2_before_update
   before update on public.chat_messages_v2
   for each row execute function public.chat_messages_v2_before_update();
+
+/**
+ * BEFORE INSERT OR UPDATE OF parent_message_id on chat_messages_v2: a thread / branch stays inside its
+ * conversation. security invoker, so a parent the writer cannot see (another user's message) is not found.
+ */
+create function public.chat_messages_v2_check_parent()
+returns trigger
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+begin
+  if new.parent_message_id is not null and not exists (
+    select 1 from public.chat_messages_v2 m
+    where m.id = new.parent_message_id and m.conversation_id = new.conversation_id
+  ) then
+    raise exception 'parent message % is not a message of conversation %', new.parent_message_id, new.conversation_id
+      using errcode = 'AJC12',
+            hint = 'Reply to a message of the same conversation, or leave parent_message_id null.';
+  end if;
+  return new;
+end
+$$;
+
+revoke execute on function public.chat_messages_v2_check_parent() from public, anon, authenticated;
+
+create trigger chat_messages_v2_check_parent
+  before insert or update of parent_message_id on public.chat_messages_v2
+  for each row execute function public.chat_messages_v2_check_parent();
 
 -- ---------------------------------------------------------------------------------------------------------
 -- Session metrics
@@ -375,13 +406,14 @@ create trigger agent_states_before_update
 -- ---------------------------------------------------------------------------------------------------------
 
 /**
- * BEFORE INSERT on state_checkpoints. The checkpoint must belong to the agent of the state it names;
- * session_id and user_id default to the state's. retain_until defaults by type:
+ * BEFORE INSERT OR UPDATE on state_checkpoints. The state, the snapshot and the parent checkpoint must all
+ * belong to the checkpoint's agent (the RLS policy checks the agent; it cannot check the rest, see the
+ * policies); session_id and user_id default to the state's. retain_until defaults by type on insert:
  *   auto 7 days · recovery 30 days · pre_migration 90 days · manual kept until deleted (null).
  * prune_state_checkpoints deletes checkpoints past retain_until that no kept checkpoint descends from.
- * security invoker: a state the writer cannot see is reported as not found.
+ * security invoker: rows the writer cannot see are reported as not belonging to the agent.
  */
-create function public.state_checkpoints_before_insert()
+create function public.state_checkpoints_before_write()
 returns trigger
 language plpgsql
 security invoker
@@ -396,22 +428,40 @@ begin
       using errcode = 'AJC09',
             hint = 'Checkpoint a state of the same agent (see public.agent_states), or use public.create_state_checkpoint.';
   end if;
-  new.session_id := coalesce(new.session_id, v_state.session_id);
-  new.user_id := coalesce(new.user_id, v_state.user_id);
-  if new.retain_until is null then
-    new.retain_until := case new.checkpoint_type
-      when 'auto' then new.created_at + interval '7 days'
-      when 'recovery' then new.created_at + interval '30 days'
-      when 'pre_migration' then new.created_at + interval '90 days'
-      else null
-    end;
+  if new.snapshot_id is not null and not exists (
+    select 1 from public.context_snapshots cs where cs.id = new.snapshot_id and cs.agent_id = new.agent_id
+  ) then
+    raise exception 'context snapshot % is not a snapshot of agent %', new.snapshot_id, new.agent_id
+      using errcode = 'AJC09',
+            hint = 'Pass a snapshot taken for the same agent (see public.context_snapshots), or null.';
+  end if;
+  if new.parent_checkpoint_id is not null
+     and (tg_op = 'INSERT' or new.parent_checkpoint_id is distinct from old.parent_checkpoint_id)
+     and not exists (
+       select 1 from public.state_checkpoints c where c.id = new.parent_checkpoint_id and c.agent_id = new.agent_id
+     ) then
+    raise exception 'parent checkpoint % is not a checkpoint of agent %', new.parent_checkpoint_id, new.agent_id
+      using errcode = 'AJC09',
+            hint = 'Chain checkpoints of the same agent only, or leave parent_checkpoint_id null.';
+  end if;
+  if tg_op = 'INSERT' then
+    new.session_id := coalesce(new.session_id, v_state.session_id);
+    new.user_id := coalesce(new.user_id, v_state.user_id);
+    if new.retain_until is null then
+      new.retain_until := case new.checkpoint_type
+        when 'auto' then new.created_at + interval '7 days'
+        when 'recovery' then new.created_at + interval '30 days'
+        when 'pre_migration' then new.created_at + interval '90 days'
+        else null
+      end;
+    end if;
   end if;
   return new;
 end
 $$;
 
-revoke execute on function public.state_checkpoints_before_insert() from public, anon, authenticated;
+revoke execute on function public.state_checkpoints_before_write() from public, anon, authenticated;
 
-create trigger state_checkpoints_before_insert
-  before insert on public.state_checkpoints
-  for each row execute function public.state_checkpoints_before_insert();
+create trigger state_checkpoints_before_write
+  before insert or update on public.state_checkpoints
+  for each row execute function public.state_checkpoints_before_write();
