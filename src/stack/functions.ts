@@ -112,13 +112,22 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
     const upstream = httpRequest(
       { socketPath: w.socketPath, method: req.method, path: `/${m[1]}${m[2] ?? ''}${url.search}`, headers },
       (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
+        const outHeaders = { ...up.headers };
+        if (!req.complete) {
+          // The function answered before reading the whole body (413, 401…): stop forwarding, discard the
+          // rest, and close the connection after this response so the client does not reuse a socket
+          // that is still mid-upload.
+          outHeaders.connection = 'close';
+          req.unpipe(upstream);
+          req.resume();
+        }
+        res.writeHead(up.statusCode ?? 502, outHeaders);
         up.pipe(res);
       },
     );
     upstream.on('error', (err) => {
       if (!res.headersSent) sendJson(res, 502, 'function_unreachable', `Function ${name} did not answer: ${err.message}`);
-      else res.destroy();
+      else if (!res.writableEnded) res.destroy();
     });
     req.pipe(upstream);
   };
