@@ -96,7 +96,13 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
   const ready = new Promise<boolean>((resolve) => (markReady = resolve));
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    void ready.then((ok) => (ok ? route(req, res) : sendJson(res, 503, 'starting', 'The functions are still starting.')));
+    void ready
+      .then((ok) => (ok ? route(req, res) : sendJson(res, 503, 'starting', 'The functions are still starting.')))
+      .catch((e: unknown) => {
+        // Only malformed request lines get here (e.g. a bad percent-escape in the function name).
+        if (!res.headersSent) sendJson(res, 400, 'bad_request', `Cannot route this request: ${(e as Error).message}`);
+        else res.destroy();
+      });
   });
   const route = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
