@@ -27,6 +27,8 @@ export interface FunctionsOptions {
   port?: number;
   host?: string;
   log?: (line: string) => void;
+  /** Requests wait for this too (the database starting alongside); false answers 503. */
+  gate?: Promise<boolean>;
 }
 
 export interface FunctionsHandle {
@@ -93,7 +95,8 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
   let stopping = false;
 
   let markReady!: (ok: boolean) => void;
-  const ready = new Promise<boolean>((resolve) => (markReady = resolve));
+  const workersReady = new Promise<boolean>((resolve) => (markReady = resolve));
+  const ready = opts.gate ? Promise.all([workersReady, opts.gate]).then(([a, b]) => a && b) : workersReady;
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     void ready
@@ -188,7 +191,8 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
     child.stderr?.on('data', relay);
     child.on('exit', (code, signal) => {
       w.exited = true;
-      if (!stopping) log(`[${name}] exited (${signal ?? code})`);
+      // Ctrl-C reaches the Deno children too (same process group); only an unexpected exit is news.
+      if (!stopping && signal !== 'SIGINT' && signal !== 'SIGTERM') log(`[${name}] exited (${signal ?? code})`);
     });
     workers.set(name, w);
   }

@@ -16,6 +16,9 @@ export const sql = postgres(url, {
   // cannot keep named prepared statements apart.
   prepare: false,
   idle_timeout: 20,
+  // Every row leaves as jsonb built in SQL, so postgres.js needs no array-type catalogue lookup per
+  // connection (a catalog query that costs most of a cold first request on the local stack).
+  fetch_types: false,
   connect_timeout: 10,
   onnotice: () => {},
   connection: { application_name: 'advanced-json-chat-functions' },
