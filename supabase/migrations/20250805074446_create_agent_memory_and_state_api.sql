@@ -1,0 +1,437 @@
+-- Schema v2, part 3: the SQL API an app calls for memories, agent state and checkpoints.
+--
+-- Purpose : similarity search over agent memories; optimistic-concurrency state saves; checkpoints
+--           (create / restore / prune). All security invoker: RLS decides what a caller reaches, so the same
+--           function serves a user (authenticated) and the server (service_role).
+-- Objects : functions public.match_agent_memories, public.record_agent_memory_access,
+--           public.save_agent_state, public.create_state_checkpoint, public.restore_state_checkpoint,
+--           public.prune_state_checkpoints.
+-- Locks   : none beyond creating functions.
+-- Rollback: supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql (whole v2 family).
+--
+-- SQLSTATEs (class AJ = advanced-json-chat; every one comes with a HINT; catalogue in docs/schema.md):
+--   AJC01 stale state version         (save_agent_state: p_expected_version is not the current version)
+--   AJC03 agent not found             (absent, or not owned by the caller — indistinguishable on purpose)
+--   AJC04 invalid parameter
+--   AJC05 checkpoint not found
+--   AJC06 no current state to checkpoint
+--   AJC07 session not found
+
+/**
+ * Nearest memories of one agent by cosine similarity (1 = same direction, 0 = unrelated), most similar first.
+ * Filters: memory types, minimum importance; expired memories and memories without an embedding are skipped.
+ *
+ * Search uses the IVFFlat index (agent_memories_embedding_idx). Two settings are made for the duration of the
+ * call and restored afterwards:
+ *  - ivfflat.probes = ceil(sqrt(lists)) — the recall/speed balance pgvector recommends;
+ *  - ivfflat.iterative_scan = relaxed_order (pgvector ≥ 0.8) — the agent / type / importance filters are
+ *    applied after the index scan, and without iterative scans a selective filter returns fewer than
+ *    p_match_count rows. relaxed_order may return rows slightly out of order, so the candidates are
+ *    materialized and sorted again by exact distance.
+ * security invoker: RLS limits the search to agents the caller owns; another user's agent raises AJC03.
+ */
+create function public.match_agent_memories(
+  p_agent_id uuid,
+  p_query_embedding extensions.vector(1536),
+  p_match_count integer default 10,
+  p_memory_types text[] default null,
+  p_min_importance real default null
+)
+returns table (id uuid, content text, memory_type text, importance real, similarity double precision)
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_lists integer;
+  v_old_probes text := current_setting('ivfflat.probes', true);
+  v_old_iterative text := current_setting('ivfflat.iterative_scan', true);
+begin
+  if p_agent_id is null or not exists (select 1 from public.agents a where a.id = p_agent_id) then
+    raise exception 'agent % not found', p_agent_id
+      using errcode = 'AJC03',
+            hint = 'Pass the id of an agent you own (select id from public.agents).';
+  end if;
+  if p_query_embedding is null or extensions.vector_norm(p_query_embedding) = 0 then
+    raise exception 'query embedding must be a non-zero vector(1536)'
+      using errcode = 'AJC04',
+            hint = 'Pass the embedding of the query text, produced by the model that embedded the memories.';
+  end if;
+  if p_match_count is null or p_match_count < 1 or p_match_count > 1000 then
+    raise exception 'match count must be between 1 and 1000, got %', p_match_count
+      using errcode = 'AJC04',
+            hint = 'Ask for at most 1000 matches; page by raising p_min_importance or narrowing p_memory_types.';
+  end if;
+  if p_memory_types is not null
+     and not p_memory_types <@ array['episodic', 'semantic', 'procedural', 'working']::text[] then
+    raise exception 'unknown memory type in %', p_memory_types
+      using errcode = 'AJC04',
+            hint = 'Memory types are episodic, semantic, procedural and working.';
+  end if;
+  if p_min_importance is not null and (p_min_importance < 0 or p_min_importance > 1) then
+    raise exception 'minimum importance must be between 0 and 1, got %', p_min_importance
+      using errcode = 'AJC04',
+            hint = 'Importance is a fraction: pass a value from 0 to 1, or null for no filter.';
+  end if;
+
+  select coalesce(
+           (select substring(o.option from '^lists=(\d+)$')::integer
+            from pg_catalog.pg_class c, unnest(c.reloptions) as o (option)
+            where c.oid = to_regclass('public.agent_memories_embedding_idx') and o.option like 'lists=%'),
+           100)
+  into v_lists;
+  perform set_config('ivfflat.probes', greatest(ceil(sqrt(v_lists)), 1)::integer::text, true);
+  if exists (select 1 from pg_catalog.pg_settings s where s.name = 'ivfflat.iterative_scan') then
+    perform set_config('ivfflat.iterative_scan', 'relaxed_order', true);
+  end if;
+
+  return query
+  with candidates as materialized (
+    select m.id, m.content, m.memory_type, m.importance,
+           m.embedding operator(extensions.<=>) p_query_embedding as distance
+    from public.agent_memories m
+    where m.agent_id = p_agent_id
+      and m.embedding is not null
+      and (p_memory_types is null or m.memory_type = any (p_memory_types))
+      and (p_min_importance is null or m.importance >= p_min_importance)
+      and (m.expires_at is null or m.expires_at > now())
+    order by m.embedding operator(extensions.<=>) p_query_embedding
+    limit p_match_count
+  )
+  select c.id, c.content, c.memory_type, c.importance, (1 - c.distance)::double precision as similarity
+  from candidates c
+  order by c.distance, c.id;
+
+  perform set_config('ivfflat.probes', coalesce(v_old_probes, '1'), true);
+  if v_old_iterative is not null then
+    perform set_config('ivfflat.iterative_scan', v_old_iterative, true);
+  end if;
+end
+$$;
+
+comment on function public.match_agent_memories(uuid, extensions.vector, integer, text[], real) is
+  'Nearest memories of an agent the caller owns, by cosine similarity, most similar first. AJC03 / AJC04 on bad input.';
+
+revoke execute on function public.match_agent_memories(uuid, extensions.vector, integer, text[], real) from public, anon;
+grant execute on function public.match_agent_memories(uuid, extensions.vector, integer, text[], real)
+  to authenticated, service_role;
+
+/**
+ * Records that memories were used (access_count + 1, last_accessed_at = now()); decay counts from the last
+ * access. Separate from match_agent_memories so a search stays a read (replica-safe, no row locks) and the
+ * app records only the memories it actually put into the prompt. Returns the number of rows touched.
+ */
+create function public.record_agent_memory_access(p_memory_ids uuid[])
+returns integer
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_count integer;
+begin
+  if p_memory_ids is null or cardinality(p_memory_ids) > 1000 then
+    raise exception 'memory ids must be an array of at most 1000 ids'
+      using errcode = 'AJC04',
+            hint = 'Pass the ids returned by public.match_agent_memories that you used, in batches of up to 1000.';
+  end if;
+  update public.agent_memories m
+  set access_count = m.access_count + 1,
+      last_accessed_at = now()
+  where m.id = any (p_memory_ids);
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+
+revoke execute on function public.record_agent_memory_access(uuid[]) from public, anon;
+grant execute on function public.record_agent_memory_access(uuid[]) to authenticated, service_role;
+
+/**
+ * Appends a new version to the state stream (p_agent_id, caller, p_state_type, p_session_id) and returns it.
+ * The stream's user is auth.uid() — null for service_role / postgres, which therefore write agent-wide streams.
+ * Optimistic concurrency: with p_expected_version the save succeeds only if that is the stream's current
+ * version (0 = "the stream must not exist yet"); otherwise it raises AJC01 and nothing is written. The
+ * check and the append happen under the stream's advisory lock, so two writers that both read version n
+ * cannot both write n+1 — the second gets AJC01.
+ */
+create function public.save_agent_state(
+  p_agent_id uuid,
+  p_state_type text,
+  p_state jsonb,
+  p_session_id uuid default null,
+  p_expected_version integer default null
+)
+returns public.agent_states
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_nil constant uuid := '00000000-0000-0000-0000-000000000000';
+  v_user_id uuid := auth.uid();
+  v_current integer;
+  v_row public.agent_states;
+begin
+  if p_agent_id is null or not exists (select 1 from public.agents a where a.id = p_agent_id) then
+    raise exception 'agent % not found', p_agent_id
+      using errcode = 'AJC03',
+            hint = 'Pass the id of an agent you own (select id from public.agents).';
+  end if;
+  if p_state_type is null or p_state_type not in ('local', 'shared', 'session', 'persistent') then
+    raise exception 'unknown state type %', coalesce(p_state_type, 'null')
+      using errcode = 'AJC04',
+            hint = 'State types are local, shared, session and persistent.';
+  end if;
+  if p_state is null then
+    raise exception 'state must not be null'
+      using errcode = 'AJC04',
+            hint = 'Pass a jsonb value; use ''{}''::jsonb for an empty state.';
+  end if;
+  if p_expected_version is not null and p_expected_version < 0 then
+    raise exception 'expected version must be 0 or more, got %', p_expected_version
+      using errcode = 'AJC04',
+            hint = 'Pass the version you read (0 when the stream has no state yet), or null to skip the check.';
+  end if;
+  if p_session_id is not null and not exists (select 1 from public.conversation_sessions s where s.id = p_session_id) then
+    raise exception 'session % not found', p_session_id
+      using errcode = 'AJC07',
+            hint = 'Pass the id of a conversation session you own, or null for a state that is not tied to a session.';
+  end if;
+
+  perform pg_advisory_xact_lock(public.agent_state_stream_lock_key(p_agent_id, v_user_id, p_state_type, p_session_id));
+
+  select s.version into v_current
+  from public.agent_states s
+  where s.agent_id = p_agent_id
+    and coalesce(s.user_id, v_nil) = coalesce(v_user_id, v_nil)
+    and s.state_type = p_state_type
+    and coalesce(s.session_id, v_nil) = coalesce(p_session_id, v_nil)
+    and s.is_current;
+
+  if p_expected_version is not null and p_expected_version <> coalesce(v_current, 0) then
+    raise exception 'stale state version: expected %, current is %', p_expected_version, coalesce(v_current, 0)
+      using errcode = 'AJC01',
+            hint = format('Reload the current state (version %s), apply your change to it and save again with p_expected_version => %s.',
+                          coalesce(v_current, 0), coalesce(v_current, 0));
+  end if;
+
+  insert into public.agent_states (agent_id, user_id, session_id, state_type, state)
+  values (p_agent_id, v_user_id, p_session_id, p_state_type, p_state)
+  returning * into v_row;
+  return v_row;
+end
+$$;
+
+comment on function public.save_agent_state(uuid, text, jsonb, uuid, integer) is
+  'Appends a new current agent state version; raises AJC01 when p_expected_version is stale.';
+
+revoke execute on function public.save_agent_state(uuid, text, jsonb, uuid, integer) from public, anon;
+grant execute on function public.save_agent_state(uuid, text, jsonb, uuid, integer) to authenticated, service_role;
+
+/**
+ * Checkpoints the CURRENT state of the stream (p_agent_id, caller, p_state_type, p_session_id). The new
+ * checkpoint's parent is the stream's previous checkpoint unless p_parent_checkpoint_id says otherwise, so a
+ * stream's checkpoints form a chain. retain_until defaults by type (see state_checkpoints_before_insert).
+ */
+create function public.create_state_checkpoint(
+  p_agent_id uuid,
+  p_state_type text,
+  p_session_id uuid default null,
+  p_checkpoint_type text default 'manual',
+  p_label text default null,
+  p_snapshot_id uuid default null,
+  p_metadata jsonb default '{}'::jsonb,
+  p_retain_until timestamptz default null,
+  p_parent_checkpoint_id uuid default null
+)
+returns public.state_checkpoints
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_nil constant uuid := '00000000-0000-0000-0000-000000000000';
+  v_user_id uuid := auth.uid();
+  v_state public.agent_states;
+  v_parent uuid := p_parent_checkpoint_id;
+  v_row public.state_checkpoints;
+begin
+  if p_agent_id is null or not exists (select 1 from public.agents a where a.id = p_agent_id) then
+    raise exception 'agent % not found', p_agent_id
+      using errcode = 'AJC03',
+            hint = 'Pass the id of an agent you own (select id from public.agents).';
+  end if;
+  if p_checkpoint_type is null or p_checkpoint_type not in ('auto', 'manual', 'pre_migration', 'recovery') then
+    raise exception 'unknown checkpoint type %', coalesce(p_checkpoint_type, 'null')
+      using errcode = 'AJC04',
+            hint = 'Checkpoint types are auto, manual, pre_migration and recovery.';
+  end if;
+
+  select * into v_state
+  from public.agent_states s
+  where s.agent_id = p_agent_id
+    and coalesce(s.user_id, v_nil) = coalesce(v_user_id, v_nil)
+    and s.state_type = p_state_type
+    and coalesce(s.session_id, v_nil) = coalesce(p_session_id, v_nil)
+    and s.is_current;
+  if not found then
+    raise exception 'agent % has no current % state to checkpoint', p_agent_id, coalesce(p_state_type, 'null')
+      using errcode = 'AJC06',
+            hint = 'Save a state first with public.save_agent_state(...), or check p_state_type and p_session_id.';
+  end if;
+
+  if v_parent is null then
+    select c.id into v_parent
+    from public.state_checkpoints c
+    join public.agent_states s on s.id = c.state_id
+    where c.agent_id = p_agent_id
+      and coalesce(s.user_id, v_nil) = coalesce(v_user_id, v_nil)
+      and s.state_type = p_state_type
+      and coalesce(s.session_id, v_nil) = coalesce(p_session_id, v_nil)
+    order by c.created_at desc, s.version desc, c.id desc
+    limit 1;
+  elsif not exists (select 1 from public.state_checkpoints c where c.id = v_parent and c.agent_id = p_agent_id) then
+    raise exception 'parent checkpoint % not found for agent %', v_parent, p_agent_id
+      using errcode = 'AJC05',
+            hint = 'Pass a checkpoint of the same agent as p_parent_checkpoint_id, or null to chain to the latest one.';
+  end if;
+
+  -- clock_timestamp(), not now(): checkpoints taken in one transaction still get a creation order, which is
+  -- what chains the next one to the latest.
+  insert into public.state_checkpoints (
+    agent_id, user_id, session_id, state_id, snapshot_id, parent_checkpoint_id, checkpoint_type, label, metadata,
+    retain_until, created_at
+  )
+  values (
+    p_agent_id, v_state.user_id, v_state.session_id, v_state.id, p_snapshot_id, v_parent, p_checkpoint_type, p_label,
+    coalesce(p_metadata, '{}'::jsonb), p_retain_until, clock_timestamp()
+  )
+  returning * into v_row;
+  return v_row;
+end
+$$;
+
+revoke execute on function public.create_state_checkpoint(uuid, text, uuid, text, text, uuid, jsonb, timestamptz, uuid)
+  from public, anon;
+grant execute on function public.create_state_checkpoint(uuid, text, uuid, text, text, uuid, jsonb, timestamptz, uuid)
+  to authenticated, service_role;
+
+/**
+ * Makes a checkpointed state current again, as a NEW version of its stream (history is never rewritten),
+ * and returns that version. Its metadata names the checkpoint and the state it came from. When the stream's
+ * current state differs from the checkpointed one, that current state is first saved as a 'recovery'
+ * checkpoint, so a restore can itself be undone.
+ */
+create function public.restore_state_checkpoint(p_checkpoint_id uuid)
+returns public.agent_states
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_nil constant uuid := '00000000-0000-0000-0000-000000000000';
+  v_checkpoint public.state_checkpoints;
+  v_state public.agent_states;
+  v_current public.agent_states;
+  v_row public.agent_states;
+begin
+  select * into v_checkpoint from public.state_checkpoints c where c.id = p_checkpoint_id;
+  if not found then
+    raise exception 'checkpoint % not found', p_checkpoint_id
+      using errcode = 'AJC05',
+            hint = 'Pass the id of a checkpoint of an agent you own (select id from public.state_checkpoints).';
+  end if;
+  select * into v_state from public.agent_states s where s.id = v_checkpoint.state_id;
+
+  perform pg_advisory_xact_lock(
+    public.agent_state_stream_lock_key(v_state.agent_id, v_state.user_id, v_state.state_type, v_state.session_id));
+
+  select * into v_current
+  from public.agent_states s
+  where s.agent_id = v_state.agent_id
+    and coalesce(s.user_id, v_nil) = coalesce(v_state.user_id, v_nil)
+    and s.state_type = v_state.state_type
+    and coalesce(s.session_id, v_nil) = coalesce(v_state.session_id, v_nil)
+    and s.is_current;
+
+  if found and v_current.state_hash <> v_state.state_hash then
+    insert into public.state_checkpoints (
+      agent_id, user_id, session_id, state_id, parent_checkpoint_id, checkpoint_type, label, metadata, created_at
+    )
+    values (
+      v_current.agent_id, v_current.user_id, v_current.session_id, v_current.id, v_checkpoint.id, 'recovery',
+      'before restore', jsonb_build_object('restoring_checkpoint_id', v_checkpoint.id), clock_timestamp()
+    );
+  end if;
+
+  insert into public.agent_states (agent_id, user_id, session_id, state_type, state, metadata)
+  values (
+    v_state.agent_id, v_state.user_id, v_state.session_id, v_state.state_type, v_state.state,
+    jsonb_build_object('restored_from_checkpoint_id', v_checkpoint.id, 'restored_from_state_id', v_state.id,
+                       'restored_from_version', v_state.version)
+  )
+  returning * into v_row;
+  return v_row;
+end
+$$;
+
+revoke execute on function public.restore_state_checkpoint(uuid) from public, anon;
+grant execute on function public.restore_state_checkpoint(uuid) to authenticated, service_role;
+
+/**
+ * Deletes checkpoints whose retain_until has passed (as of p_now) — of one agent, or of every agent the caller
+ * can reach when p_agent_id is null — EXCEPT checkpoints that a kept checkpoint descends from: the whole
+ * parent chain of every surviving checkpoint survives with it. Manual checkpoints (retain_until null) are
+ * kept until deleted by hand. Returns the number deleted.
+ */
+create function public.prune_state_checkpoints(p_agent_id uuid default null, p_now timestamptz default now())
+returns integer
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_deleted integer;
+begin
+  if p_agent_id is not null and not exists (select 1 from public.agents a where a.id = p_agent_id) then
+    raise exception 'agent % not found', p_agent_id
+      using errcode = 'AJC03',
+            hint = 'Pass the id of an agent you own, or null to prune every agent you can reach.';
+  end if;
+  if p_now is null then
+    raise exception 'p_now must not be null'
+      using errcode = 'AJC04',
+            hint = 'Leave p_now out to prune as of now().';
+  end if;
+
+  with recursive
+    kept as (
+      select c.id, c.parent_checkpoint_id
+      from public.state_checkpoints c
+      where (p_agent_id is null or c.agent_id = p_agent_id)
+        and (c.retain_until is null or c.retain_until >= p_now)
+    ),
+    needed (id) as (
+      select k.parent_checkpoint_id from kept k where k.parent_checkpoint_id is not null
+      union
+      select c.parent_checkpoint_id
+      from public.state_checkpoints c
+      join needed n on c.id = n.id
+      where c.parent_checkpoint_id is not null
+    )
+  delete from public.state_checkpoints c
+  where (p_agent_id is null or c.agent_id = p_agent_id)
+    and c.retain_until < p_now
+    and c.id not in (select n.id from needed n)
+    -- an expired checkpoint that is the parent of another expired-but-needed one is in `needed` too;
+    -- a parent of a checkpoint deleted in this same statement is not referenced after the statement.
+    ;
+  get diagnostics v_deleted = row_count;
+  return v_deleted;
+end
+$$;
+
+revoke execute on function public.prune_state_checkpoints(uuid, timestamptz) from public, anon;
+grant execute on function public.prune_state_checkpoints(uuid, timestamptz) to authenticated, service_role;
