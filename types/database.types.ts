@@ -12,6 +12,150 @@ export type Json =
 export type Database = {
   public: {
     Tables: {
+      agent_memories: {
+        Row: {
+          access_count: number
+          agent_id: string
+          content: string
+          created_at: string
+          decay_rate: number
+          embedding: string | null
+          embedding_model: string | null
+          expires_at: string | null
+          id: string
+          importance: number
+          last_accessed_at: string | null
+          memory_type: string
+          metadata: NonNullable<Json>
+          related_memory_ids: string[]
+          source_message_id: string | null
+          updated_at: string
+          user_id: string | null
+        }
+        ComputedFields: never
+        Insert: {
+          access_count?: number
+          agent_id: string
+          content: string
+          created_at?: string
+          decay_rate?: number
+          embedding?: string | null
+          embedding_model?: string | null
+          expires_at?: string | null
+          id?: string
+          importance?: number
+          last_accessed_at?: string | null
+          memory_type: string
+          metadata?: NonNullable<Json>
+          related_memory_ids?: string[]
+          source_message_id?: string | null
+          updated_at?: string
+          user_id?: string | null
+        }
+        Update: {
+          access_count?: number
+          agent_id?: string
+          content?: string
+          created_at?: string
+          decay_rate?: number
+          embedding?: string | null
+          embedding_model?: string | null
+          expires_at?: string | null
+          id?: string
+          importance?: number
+          last_accessed_at?: string | null
+          memory_type?: string
+          metadata?: NonNullable<Json>
+          related_memory_ids?: string[]
+          source_message_id?: string | null
+          updated_at?: string
+          user_id?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "agent_memories_agent_id_fkey"
+            columns: ["agent_id"]
+            isOneToOne: false
+            referencedRelation: "agents"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "agent_memories_source_message_id_fkey"
+            columns: ["source_message_id"]
+            isOneToOne: false
+            referencedRelation: "chat_messages_v2"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      agent_states: {
+        Row: {
+          agent_id: string
+          created_at: string
+          id: string
+          is_current: boolean
+          metadata: NonNullable<Json>
+          parent_state_id: string | null
+          session_id: string | null
+          state: NonNullable<Json>
+          state_hash: string
+          state_type: string
+          user_id: string | null
+          version: number
+        }
+        ComputedFields: never
+        Insert: {
+          agent_id: string
+          created_at?: string
+          id?: string
+          is_current: boolean
+          metadata?: NonNullable<Json>
+          parent_state_id?: string | null
+          session_id?: string | null
+          state: NonNullable<Json>
+          state_hash: string
+          state_type: string
+          user_id?: string | null
+          version: number
+        }
+        Update: {
+          agent_id?: string
+          created_at?: string
+          id?: string
+          is_current?: boolean
+          metadata?: NonNullable<Json>
+          parent_state_id?: string | null
+          session_id?: string | null
+          state?: NonNullable<Json>
+          state_hash?: string
+          state_type?: string
+          user_id?: string | null
+          version?: number
+        }
+        Relationships: [
+          {
+            foreignKeyName: "agent_states_agent_id_fkey"
+            columns: ["agent_id"]
+            isOneToOne: false
+            referencedRelation: "agents"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "agent_states_parent_state_id_fkey"
+            columns: ["parent_state_id"]
+            isOneToOne: false
+            referencedRelation: "agent_states"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "agent_states_session_id_fkey"
+            columns: ["session_id"]
+            isOneToOne: false
+            referencedRelation: "conversation_sessions"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       agents: {
         Row: {
           config: NonNullable<Json>
@@ -36,6 +180,93 @@ export type Database = {
           owner_id?: string
         }
         Relationships: []
+      }
+      chat_message_attachments: {
+        Row: {
+          created_at: string
+          id: string
+          message_id: string
+          metadata: NonNullable<Json>
+          mime_type: string | null
+          name: string
+          position: number
+          size_bytes: number | null
+          storage_path: string
+          type: string | null
+        }
+        ComputedFields: never
+        Insert: {
+          created_at?: string
+          id?: string
+          message_id: string
+          metadata?: NonNullable<Json>
+          mime_type?: string | null
+          name: string
+          position: number
+          size_bytes?: number | null
+          storage_path: string
+          type?: string | null
+        }
+        Update: {
+          created_at?: string
+          id?: string
+          message_id?: string
+          metadata?: NonNullable<Json>
+          mime_type?: string | null
+          name?: string
+          position?: number
+          size_bytes?: number | null
+          storage_path?: string
+          type?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "chat_message_attachments_message_id_fkey"
+            columns: ["message_id"]
+            isOneToOne: false
+            referencedRelation: "chat_messages_v2"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      chat_message_revisions: {
+        Row: {
+          content: NonNullable<Json>
+          created_at: string
+          edited_by: string | null
+          id: number
+          message_id: string
+          metadata: NonNullable<Json>
+          version: number
+        }
+        ComputedFields: never
+        Insert: {
+          content: NonNullable<Json>
+          created_at?: string
+          edited_by?: string | null
+          id?: never
+          message_id: string
+          metadata?: NonNullable<Json>
+          version: number
+        }
+        Update: {
+          content?: NonNullable<Json>
+          created_at?: string
+          edited_by?: string | null
+          id?: never
+          message_id?: string
+          metadata?: NonNullable<Json>
+          version?: number
+        }
+        Relationships: [
+          {
+            foreignKeyName: "chat_message_revisions_message_id_fkey"
+            columns: ["message_id"]
+            isOneToOne: false
+            referencedRelation: "chat_messages_v2"
+            referencedColumns: ["id"]
+          },
+        ]
       }
       chat_messages: {
         Row: {
@@ -91,6 +322,80 @@ export type Database = {
           },
         ]
       }
+      chat_messages_v2: {
+        Row: {
+          agent_id: string | null
+          client_message_id: string | null
+          content: NonNullable<Json>
+          conversation_id: string
+          created_at: string
+          deleted_at: string | null
+          id: string
+          legacy_id: number | null
+          metadata: NonNullable<Json>
+          parent_message_id: string | null
+          role: string
+          updated_at: string
+          user_id: string
+          version: number
+        }
+        ComputedFields: never
+        Insert: {
+          agent_id?: string | null
+          client_message_id?: string | null
+          content: NonNullable<Json>
+          conversation_id: string
+          created_at?: string
+          deleted_at?: string | null
+          id?: string
+          legacy_id?: number | null
+          metadata?: NonNullable<Json>
+          parent_message_id?: string | null
+          role: string
+          updated_at?: string
+          user_id?: string
+          version?: number
+        }
+        Update: {
+          agent_id?: string | null
+          client_message_id?: string | null
+          content?: NonNullable<Json>
+          conversation_id?: string
+          created_at?: string
+          deleted_at?: string | null
+          id?: string
+          legacy_id?: number | null
+          metadata?: NonNullable<Json>
+          parent_message_id?: string | null
+          role?: string
+          updated_at?: string
+          user_id?: string
+          version?: number
+        }
+        Relationships: [
+          {
+            foreignKeyName: "chat_messages_v2_agent_id_fkey"
+            columns: ["agent_id"]
+            isOneToOne: false
+            referencedRelation: "agents"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "chat_messages_v2_conversation_id_fkey"
+            columns: ["conversation_id"]
+            isOneToOne: false
+            referencedRelation: "conversation_sessions"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "chat_messages_v2_parent_message_id_fkey"
+            columns: ["parent_message_id"]
+            isOneToOne: false
+            referencedRelation: "chat_messages_v2"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       chat_states: {
         Row: {
           agent_id: string
@@ -124,12 +429,526 @@ export type Database = {
           },
         ]
       }
+      chat_tool_calls: {
+        Row: {
+          args: Json | null
+          created_at: string
+          id: string
+          is_partial: boolean
+          message_id: string
+          position: number
+          result: Json | null
+          text_position: number | null
+          tool_call_id: string
+          tool_name: string
+        }
+        ComputedFields: never
+        Insert: {
+          args?: Json | null
+          created_at?: string
+          id?: string
+          is_partial?: boolean
+          message_id: string
+          position: number
+          result?: Json | null
+          text_position?: number | null
+          tool_call_id: string
+          tool_name: string
+        }
+        Update: {
+          args?: Json | null
+          created_at?: string
+          id?: string
+          is_partial?: boolean
+          message_id?: string
+          position?: number
+          result?: Json | null
+          text_position?: number | null
+          tool_call_id?: string
+          tool_name?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "chat_tool_calls_message_id_fkey"
+            columns: ["message_id"]
+            isOneToOne: false
+            referencedRelation: "chat_messages_v2"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      context_snapshots: {
+        Row: {
+          agent_id: string
+          build_metrics: NonNullable<Json>
+          context: NonNullable<Json>
+          created_at: string
+          first_message_at: string | null
+          id: string
+          last_message_at: string | null
+          memory_ids: string[]
+          message_ids: string[]
+          session_id: string
+          token_budget: number | null
+          token_count: number
+          user_id: string | null
+        }
+        ComputedFields: never
+        Insert: {
+          agent_id: string
+          build_metrics?: NonNullable<Json>
+          context?: NonNullable<Json>
+          created_at?: string
+          first_message_at?: string | null
+          id?: string
+          last_message_at?: string | null
+          memory_ids?: string[]
+          message_ids?: string[]
+          session_id: string
+          token_budget?: number | null
+          token_count?: number
+          user_id?: string | null
+        }
+        Update: {
+          agent_id?: string
+          build_metrics?: NonNullable<Json>
+          context?: NonNullable<Json>
+          created_at?: string
+          first_message_at?: string | null
+          id?: string
+          last_message_at?: string | null
+          memory_ids?: string[]
+          message_ids?: string[]
+          session_id?: string
+          token_budget?: number | null
+          token_count?: number
+          user_id?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "context_snapshots_agent_id_fkey"
+            columns: ["agent_id"]
+            isOneToOne: false
+            referencedRelation: "agents"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "context_snapshots_session_id_fkey"
+            columns: ["session_id"]
+            isOneToOne: false
+            referencedRelation: "conversation_sessions"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      conversation_sessions: {
+        Row: {
+          agent_id: string | null
+          created_at: string
+          id: string
+          last_message_at: string | null
+          message_count: number
+          metadata: NonNullable<Json>
+          session_state: NonNullable<Json>
+          status: string
+          title: string | null
+          token_count: number
+          updated_at: string
+          user_id: string
+        }
+        ComputedFields: never
+        Insert: {
+          agent_id?: string | null
+          created_at?: string
+          id?: string
+          last_message_at?: string | null
+          message_count?: number
+          metadata?: NonNullable<Json>
+          session_state?: NonNullable<Json>
+          status?: string
+          title?: string | null
+          token_count?: number
+          updated_at?: string
+          user_id?: string
+        }
+        Update: {
+          agent_id?: string | null
+          created_at?: string
+          id?: string
+          last_message_at?: string | null
+          message_count?: number
+          metadata?: NonNullable<Json>
+          session_state?: NonNullable<Json>
+          status?: string
+          title?: string | null
+          token_count?: number
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "conversation_sessions_agent_id_fkey"
+            columns: ["agent_id"]
+            isOneToOne: false
+            referencedRelation: "agents"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      policy_events: {
+        Row: {
+          conversation_id: string | null
+          created_at: string
+          decision: string
+          id: string
+          metadata: NonNullable<Json>
+          modified_message_id: string | null
+          original_message_id: string | null
+          policy_name: string
+          reason: string | null
+          user_id: string
+        }
+        ComputedFields: never
+        Insert: {
+          conversation_id?: string | null
+          created_at?: string
+          decision: string
+          id?: string
+          metadata?: NonNullable<Json>
+          modified_message_id?: string | null
+          original_message_id?: string | null
+          policy_name: string
+          reason?: string | null
+          user_id: string
+        }
+        Update: {
+          conversation_id?: string | null
+          created_at?: string
+          decision?: string
+          id?: string
+          metadata?: NonNullable<Json>
+          modified_message_id?: string | null
+          original_message_id?: string | null
+          policy_name?: string
+          reason?: string | null
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "policy_events_conversation_id_fkey"
+            columns: ["conversation_id"]
+            isOneToOne: false
+            referencedRelation: "conversation_sessions"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "policy_events_modified_message_id_fkey"
+            columns: ["modified_message_id"]
+            isOneToOne: false
+            referencedRelation: "chat_messages_v2"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "policy_events_original_message_id_fkey"
+            columns: ["original_message_id"]
+            isOneToOne: false
+            referencedRelation: "chat_messages_v2"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      state_checkpoints: {
+        Row: {
+          agent_id: string
+          checkpoint_type: string
+          created_at: string
+          id: string
+          label: string | null
+          metadata: NonNullable<Json>
+          parent_checkpoint_id: string | null
+          retain_until: string | null
+          session_id: string | null
+          snapshot_id: string | null
+          state_id: string
+          user_id: string | null
+        }
+        ComputedFields: never
+        Insert: {
+          agent_id: string
+          checkpoint_type: string
+          created_at?: string
+          id?: string
+          label?: string | null
+          metadata?: NonNullable<Json>
+          parent_checkpoint_id?: string | null
+          retain_until?: string | null
+          session_id?: string | null
+          snapshot_id?: string | null
+          state_id: string
+          user_id?: string | null
+        }
+        Update: {
+          agent_id?: string
+          checkpoint_type?: string
+          created_at?: string
+          id?: string
+          label?: string | null
+          metadata?: NonNullable<Json>
+          parent_checkpoint_id?: string | null
+          retain_until?: string | null
+          session_id?: string | null
+          snapshot_id?: string | null
+          state_id?: string
+          user_id?: string | null
+        }
+        Relationships: [
+          {
+            foreignKeyName: "state_checkpoints_agent_id_fkey"
+            columns: ["agent_id"]
+            isOneToOne: false
+            referencedRelation: "agents"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "state_checkpoints_parent_checkpoint_id_fkey"
+            columns: ["parent_checkpoint_id"]
+            isOneToOne: false
+            referencedRelation: "state_checkpoints"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "state_checkpoints_session_id_fkey"
+            columns: ["session_id"]
+            isOneToOne: false
+            referencedRelation: "conversation_sessions"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "state_checkpoints_snapshot_id_fkey"
+            columns: ["snapshot_id"]
+            isOneToOne: false
+            referencedRelation: "context_snapshots"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "state_checkpoints_state_id_fkey"
+            columns: ["state_id"]
+            isOneToOne: false
+            referencedRelation: "agent_states"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
     }
     Views: {
       [_ in never]: never
     }
     Functions: {
-      [_ in never]: never
+      agent_state_stream_lock_key: {
+        Args: {
+          p_agent_id: string
+          p_session_id: string
+          p_state_type: string
+          p_user_id: string
+        }
+        Returns: number
+      }
+      chat_schema_index_usage: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          index_bytes: number
+          index_name: string
+          index_scans: number
+          index_size: string
+          is_unique: boolean
+          looks_unused: boolean
+          table_name: string
+          tuples_fetched: number
+          tuples_read: number
+        }[]
+      }
+      chat_schema_table_sizes: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          index_bytes: number
+          row_estimate: number
+          table_bytes: number
+          table_name: string
+          toast_bytes: number
+          total_bytes: number
+          total_size: string
+        }[]
+      }
+      check_chat_schema_integrity: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          check_name: string
+          ok: boolean
+          problem_count: number
+          sample_ids: string[]
+        }[]
+      }
+      create_state_checkpoint: {
+        Args: {
+          p_agent_id: string
+          p_checkpoint_type?: string
+          p_label?: string
+          p_metadata?: Json
+          p_parent_checkpoint_id?: string
+          p_retain_until?: string
+          p_session_id?: string
+          p_snapshot_id?: string
+          p_state_type: string
+        }
+        Returns: {
+          agent_id: string
+          checkpoint_type: string
+          created_at: string
+          id: string
+          label: string | null
+          metadata: NonNullable<Json>
+          parent_checkpoint_id: string | null
+          retain_until: string | null
+          session_id: string | null
+          snapshot_id: string | null
+          state_id: string
+          user_id: string | null
+        }
+        SetofOptions: {
+          from: "*"
+          to: "state_checkpoints"
+          isOneToOne: true
+          isSetofReturn: false
+        }
+      }
+      decay_agent_memories: {
+        Args: {
+          p_agent_id?: string
+        }
+        Returns: number
+      }
+      is_valid_message_content: {
+        Args: {
+          p_content: Json
+        }
+        Returns: boolean
+      }
+      match_agent_memories: {
+        Args: {
+          p_agent_id: string
+          p_match_count?: number
+          p_memory_types?: string[]
+          p_min_importance?: number
+          p_query_embedding: string
+        }
+        Returns: {
+          content: string
+          id: string
+          importance: number
+          memory_type: string
+          similarity: number
+        }[]
+      }
+      message_tokens: {
+        Args: {
+          p_metadata: Json
+        }
+        Returns: number
+      }
+      prune_state_checkpoints: {
+        Args: {
+          p_agent_id?: string
+          p_now?: string
+        }
+        Returns: number
+      }
+      rebuild_agent_memory_index: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          indexed_rows: number
+          lists: number
+          maintenance_work_mem: string
+        }[]
+      }
+      recompute_session_metrics: {
+        Args: {
+          p_session_id?: string
+        }
+        Returns: number
+      }
+      record_agent_memory_access: {
+        Args: {
+          p_memory_ids: string[]
+        }
+        Returns: number
+      }
+      restore_state_checkpoint: {
+        Args: {
+          p_checkpoint_id: string
+        }
+        Returns: {
+          agent_id: string
+          created_at: string
+          id: string
+          is_current: boolean
+          metadata: NonNullable<Json>
+          parent_state_id: string | null
+          session_id: string | null
+          state: NonNullable<Json>
+          state_hash: string
+          state_type: string
+          user_id: string | null
+          version: number
+        }
+        SetofOptions: {
+          from: "*"
+          to: "agent_states"
+          isOneToOne: true
+          isSetofReturn: false
+        }
+      }
+      save_agent_state: {
+        Args: {
+          p_agent_id: string
+          p_expected_version?: number
+          p_session_id?: string
+          p_state: Json
+          p_state_type: string
+        }
+        Returns: {
+          agent_id: string
+          created_at: string
+          id: string
+          is_current: boolean
+          metadata: NonNullable<Json>
+          parent_state_id: string | null
+          session_id: string | null
+          state: NonNullable<Json>
+          state_hash: string
+          state_type: string
+          user_id: string | null
+          version: number
+        }
+        SetofOptions: {
+          from: "*"
+          to: "agent_states"
+          isOneToOne: true
+          isSetofReturn: false
+        }
+      }
+      sweep_expired_memories: {
+        Args: {
+          p_batch_size?: number
+        }
+        Returns: number
+      }
+      sweep_old_snapshots: {
+        Args: {
+          p_keep_per_session?: number
+          p_older_than?: string
+        }
+        Returns: number
+      }
     }
     Enums: {
       [_ in never]: never

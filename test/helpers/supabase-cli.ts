@@ -33,11 +33,13 @@ export async function cliEnv(): Promise<NodeJS.ProcessEnv> {
 
 export async function runSupabase(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   const env = opts.env ?? (await cliEnv());
+  // The CLI keeps state in ./supabase/.temp of its working directory: never let that be the checkout.
+  const cwd = opts.cwd ?? env.HOME ?? (await mkdtemp(join(tmpdir(), 'ajc-supabase-cwd-')));
   return new Promise((resolve) => {
     execFile(
       supabaseBin,
       args,
-      { cwd: opts.cwd ?? projectRoot, env, timeout: opts.timeoutMs ?? 90_000, maxBuffer: 32 * 1024 * 1024 },
+      { cwd, env, timeout: opts.timeoutMs ?? 90_000, maxBuffer: 32 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) });
