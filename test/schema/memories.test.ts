@@ -86,8 +86,7 @@ describe('match_agent_memories', () => {
     await db.query(
       `insert into public.agent_memories (agent_id, user_id, memory_type, content, embedding)
        select $1, $2, 'episodic', 'noise ' || g,
-              (select ('[' || string_agg(case when i = 3 + (g % 1000) then '1' else '0' end, ',' order by i) || ']')
-               from generate_series(1, 1536) i)::extensions.vector
+              ('[' || repeat('0,', 2 + g % 1000) || '1' || repeat(',0', 1533 - g % 1000) || ']')::extensions.vector
        from generate_series(1, 2100) g`,
       [B.agentId, B.uid],
     );

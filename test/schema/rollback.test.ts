@@ -6,7 +6,6 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/engine.ts';
-import { openEmbedded } from '../../src/db/engine.ts';
 import { migrate, rollback } from '../../src/db/runner.ts';
 import { openMigrated } from '../helpers/db.ts';
 import { createWorld as createWorldUnlinked, type World } from './fixtures.ts';
@@ -84,8 +83,29 @@ async function legacyFingerprint(d: Db): Promise<Record<string, string>> {
   return rows!;
 }
 
-const defaultAcl = async (d: Db) =>
-  d.query(`select defaclrole::regrole::text as role, defaclnamespace, defaclobjtype, defaclacl::text as acl from pg_default_acl order by 1, 2, 3`);
+/** Who may execute a function created now in public by postgres (probe created and rolled back). */
+async function newFunctionExecutors(d: Db): Promise<Record<string, boolean>> {
+  class Probe extends Error {
+    constructor(readonly value: Record<string, boolean>) {
+      super('probe');
+    }
+  }
+  try {
+    await d.transaction(async (tx) => {
+      await tx.query(`create function public.ajc_probe() returns int language sql as 'select 1'`);
+      const [r] = await tx.query<Record<string, boolean>>(
+        `select has_function_privilege('anon', 'public.ajc_probe()', 'execute') as anon,
+                has_function_privilege('authenticated', 'public.ajc_probe()', 'execute') as authenticated,
+                coalesce((select bool_or(a.grantee = 0) from pg_proc p, aclexplode(p.proacl) a where p.oid = 'public.ajc_probe()'::regprocedure), true) as public`,
+      );
+      throw new Probe(r!);
+    });
+  } catch (e) {
+    if (e instanceof Probe) return e.value;
+    throw e;
+  }
+  throw new Error('unreachable');
+}
 
 const versions = async (d: Db) =>
   (await d.query<{ version: string }>(`select version from supabase_migrations.schema_migrations order by version`)).map((r) => r.version);
@@ -106,13 +126,9 @@ async function v2Leftovers(d: Db): Promise<string[]> {
 
 describe('schema v2 rollback', () => {
   it('up → down → up keeps legacy byte-identical, removes all of v2, and a second up does no harm', async () => {
-    // default privileges as they were before v2
-    const before = await openEmbedded();
-    await migrate(before, { target: '20250801000000' });
-    const aclBeforeV2 = await defaultAcl(before);
-    await before.close();
-
     db = await openMigrated();
+    // v2 takes the default EXECUTE on new functions away from PUBLIC and the API roles ...
+    expect(await newFunctionExecutors(db)).toEqual({ anon: false, authenticated: false, public: false });
     await seedLegacy(db);
     await createWorld(db); // v2 rows too, so the drops run against data
     const legacy0 = await legacyFingerprint(db);
@@ -123,7 +139,8 @@ describe('schema v2 rollback', () => {
     expect(await legacyFingerprint(db)).toEqual(legacy0);
     expect(await v2Leftovers(db)).toEqual([]);
     expect((await versions(db)).filter((v) => v.startsWith('20250805'))).toEqual([]);
-    expect(await defaultAcl(db)).toEqual(aclBeforeV2);
+    // ... and its rollback gives it back, as the platform had it
+    expect(await newFunctionExecutors(db)).toEqual({ anon: true, authenticated: true, public: true });
     const [ext] = await db.query<{ n: number }>(`select count(*)::int as n from pg_extension where extname = 'vector'`);
     expect(ext!.n).toBe(1); // kept on purpose (see the rollback's header)
 
