@@ -43,6 +43,8 @@ interface Worker {
   socketPath: string;
   child: ChildProcess;
   exited: boolean;
+  /** Last lines of output, for the error when a worker dies while starting. */
+  tail: string[];
 }
 
 export async function listFunctions(functionsDir: string): Promise<string[]> {
@@ -61,7 +63,7 @@ function denoBinary(root: string): string {
 async function waitForSocket(path: string, w: Worker, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (w.exited) throw new Error(`function ${w.name} exited during start (see its output above)`);
+    if (w.exited) throw new Error(`function ${w.name} exited during start:\n${w.tail.join('\n')}`);
     const ok = await new Promise<boolean>((resolve) => {
       if (!existsSync(path)) return resolve(false);
       const s = connect(path);
@@ -181,10 +183,13 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    const w: Worker = { name, socketPath, child, exited: false };
+    const w: Worker = { name, socketPath, child, exited: false, tail: [] };
     const relay = (buf: Buffer) => {
       for (const line of buf.toString().split('\n')) {
-        if (line.trim() && !line.startsWith('Listening on')) log(`[${name}] ${line}`);
+        if (!line.trim() || line.startsWith('Listening on')) continue;
+        w.tail.push(line);
+        if (w.tail.length > 20) w.tail.shift();
+        log(`[${name}] ${line}`);
       }
     };
     child.stdout?.on('data', relay);
@@ -222,7 +227,7 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
     await stopWorkers();
   };
   try {
-    await Promise.all([...workers.values()].map((w) => waitForSocket(w.socketPath, w, 30_000)));
+    await Promise.all([...workers.values()].map((w) => waitForSocket(w.socketPath, w, 90_000)));
     markReady(true);
   } catch (e) {
     markReady(false);
