@@ -151,6 +151,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     };
   } catch (e) {
     await stop();
-    throw e;
+    const err = e as Error & { code?: string; port?: number; hint?: string };
+    if (err.code === 'EADDRINUSE') {
+      err.hint = `Port ${err.port ?? ''} is taken — another \`npm start\` or \`supabase start\` is running? Stop it, or pick ports with --db-port / --api-port (0 = any free port).`;
+    }
+    throw err;
   }
 }
