@@ -202,8 +202,15 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
     workers.set(name, w);
   }
 
+  // Last resort: whatever way this process ends (crash, process.exit), no Deno worker outlives it.
+  const killAll = () => {
+    for (const w of workers.values()) if (!w.exited) w.child.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
+
   const stopWorkers = async () => {
     stopping = true;
+    process.off('exit', killAll);
     await Promise.all(
       [...workers.values()].map(
         (w) =>
