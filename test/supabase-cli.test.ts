@@ -83,8 +83,9 @@ describe('supabase migration up (real CLI) vs our runner', () => {
 
   it('both produce the same schema (tables, RLS, policies, functions, indexes, triggers, grants)', async (ctx) => {
     if (unavailable) return ctx.skip();
-    const cli = await schemaFingerprint(viaCli);
-    const ours = await schemaFingerprint(viaRunner);
+    const schemas = ['public', 'chat_migration', 'supabase_migrations'];
+    const cli = await schemaFingerprint(viaCli, schemas);
+    const ours = await schemaFingerprint(viaRunner, schemas);
     expect(cli.relations.length).toBeGreaterThan(0);
     expect(cli.policies.length).toBeGreaterThan(0);
     expect(ours).toEqual(cli);
