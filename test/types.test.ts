@@ -41,7 +41,7 @@ function block(text: string, path: string[]): string {
   let from = 0;
   let indent = '';
   for (const name of path) {
-    const re = new RegExp(`^(\\s*)${name.replace(/[$]/g, '\\$')}: (\\{|\\[)$`, 'm');
+    const re = new RegExp(`^([ \\t]*)${name.replace(/[$]/g, '\\$')}: (\\{|\\[)$`, 'm');
     const m = re.exec(text.slice(from));
     if (!m) throw new Error(`no block ${path.join(' > ')} (missing ${name})`);
     indent = m[1]!;
@@ -183,6 +183,27 @@ describe('Postgres → TypeScript mapping', () => {
     // Not callable through PostgREST: unnamed scalar args, trigger functions, procedures.
     expect(fns).not.toMatch(/^\s+unnamed: /m);
     expect(fns).not.toMatch(/a_trigger|a_procedure/);
+  });
+
+  it('infers NOT NULL through views and exposes relationships through views, like the CLI', () => {
+    const views = block(sinkTypes, ['Views']);
+    expect(members(views, ['sink_view', 'Row'])).toEqual([
+      'child_id: string | null', // outer-join side
+      'id: number', // NOT NULL column on the preserved side
+      'm: Database["public"]["Enums"]["mood"]',
+      'note: string | null',
+      'sink_id: number | null',
+      't: string',
+      'twice: number | null', // an expression
+    ]);
+    expect(members(views, ['sink_summary', 'Row'])).toEqual(['id: number', 'n: number | null', 't: string']); // CTE + subquery
+    expect(members(views, ['child_names_again', 'Row'])).toEqual(['id: string', 'note: string | null', 'sink_id: number']); // view on view
+    expect(members(views, ['annotated', 'Row'])).toEqual(['id: string', 'note: string']); // @notNull comment
+    expect(members(views, ['child_names', 'Insert'])).toEqual(['id?: string | null', 'note?: string | null', 'sink_id?: number | null']);
+    expect(block(views, ['sink_view'])).not.toMatch(/Insert:/); // a join is not auto-updatable
+    expect(block(views, ['sink_counts'])).not.toMatch(/Insert:|Update:/); // materialized
+    expect(block(views, ['child_names', 'Relationships'])).toMatch(/"child_sink_id_fkey"\n\s+columns: \["sink_id"\]\n\s+isOneToOne: false\n\s+referencedRelation: "kitchen_sink"/);
+    expect(block(sinkTypes, ['child', 'Relationships'])).toMatch(/referencedRelation: "child_names"/);
   });
 
   it('maps enums, composite types and Constants', () => {
