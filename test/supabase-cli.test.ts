@@ -4,6 +4,9 @@
  * history rows (version, name, statements) and the same schema. No Docker, no network: every command
  * targets 127.0.0.1 with a temp HOME and telemetry off.
  *
+ * Flag: CLI 3.x spells the database target `--remote=<url>`; `--db-url <url>` still works but prints
+ * "--db-url is deprecated and will be removed in v4", so the test uses the new spelling.
+ *
  * Both databases start with the platform shim only: the migrations reference auth.users, which hosted
  * Supabase provides and the CLI does not create (`migration up` applies migrations, nothing else).
  */
