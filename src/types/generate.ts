@@ -11,6 +11,8 @@
  * Views get what the CLI derives from their query trees (src/types/views.ts): NOT NULL inference and
  * relationships through views.
  */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Queryable } from '../db/engine.ts';
 import { applyViewNullability, relationshipsWithViews } from './views.ts';
 
@@ -940,8 +942,6 @@ export const outOfDateMessage = `${typesFile} is out of date — run npm run db:
  * differs (or is missing), so CI fails with the one command that fixes it.
  */
 export async function syncTypesFile(text: string, opts: { path: string; check?: boolean }): Promise<{ ok: boolean; message: string }> {
-  const { readFile, writeFile, mkdir } = await import('node:fs/promises');
-  const { dirname } = await import('node:path');
   if (opts.check) {
     const current = await readFile(opts.path, 'utf8').catch(() => null);
     return current === text ? { ok: true, message: `${typesFile} is up to date` } : { ok: false, message: outOfDateMessage };
