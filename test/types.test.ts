@@ -77,6 +77,20 @@ describe('types/database.types.ts', () => {
     expect((await syncTypesFile(migratedTypes, { path, check: true })).ok).toBe(true);
   });
 
+  it('npm run db:types -- --check passes on the committed file (the script CI and developers run)', async () => {
+    const { execFile } = await import('node:child_process');
+    const tsx = join(projectRoot, 'node_modules', '.bin', 'tsx');
+    const env = { ...process.env };
+    delete env.DATABASE_URL;
+    const r = await new Promise<{ code: number; out: string }>((resolve) =>
+      execFile(tsx, ['scripts/db-types.ts', '--check'], { cwd: projectRoot, env, timeout: 120_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
+      ),
+    );
+    expect(r.out).toContain('types/database.types.ts is up to date');
+    expect(r.code).toBe(0);
+  });
+
   it('is deterministic (sorted, independent of catalog order)', async () => {
     expect(await generateTypes(migrated)).toBe(migratedTypes);
     expect(migratedTypes).toMatch(/^export type Json =$/m);
