@@ -8,7 +8,7 @@ import { readFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
-import { openEmbedded, type Db } from '../src/db/engine.ts';
+import { openEmbedded, openPostgres, type Db } from '../src/db/engine.ts';
 import { ensurePlatform, projectRoot } from '../src/db/runner.ts';
 import { serveSocket } from '../src/db/socket.ts';
 import { generateTypes, outOfDateMessage, syncTypesFile, typesFile } from '../src/types/generate.ts';
@@ -89,6 +89,17 @@ describe('types/database.types.ts', () => {
     );
     expect(r.out).toContain('types/database.types.ts is up to date');
     expect(r.code).toBe(0);
+  });
+
+  it('reads the same through DATABASE_URL (postgres.js over the wire) as through embedded PGlite', async () => {
+    const server = await serveSocket(sink.pglite!);
+    const remote = await openPostgres(server.url, { max: 1 });
+    try {
+      expect(await generateTypes(remote)).toBe(sinkTypes);
+    } finally {
+      await remote.close();
+      await server.stop();
+    }
   });
 
   it('is deterministic (sorted, independent of catalog order)', async () => {

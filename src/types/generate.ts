@@ -295,13 +295,15 @@ export async function introspect(db: Queryable, schemas: string[] = ['public']):
 
   const functions = (
     await db.query<{
-      id: string; schema: string; name: string; modes: string[] | null; names: string[] | null; types: string[];
+      id: string; schema: string; name: string; modes: string[] | null; names: string[] | null; types: (number | string)[];
       nargs: number; ndefaults: number; argument_types: string; return_type: string; return_type_id: string;
       return_type_relation_id: string | null; is_set_returning: boolean; prorows: number | null;
     }>(
       `select p.oid::int8 as id, n.nspname as schema, p.proname as name,
               p.proargmodes::text[] as modes, p.proargnames as names,
-              coalesce(p.proallargtypes, p.proargtypes::oid[])::int8[]::text[] as types,
+              -- json, not an array: proargtypes is an oidvector whose array is 0-based ('[0:1]={...}'),
+              -- which postgres.js would read as a nested array.
+              array_to_json(coalesce(p.proallargtypes, p.proargtypes::oid[])::int8[]) as types,
               p.pronargs::int as nargs, p.pronargdefaults::int as ndefaults,
               pg_get_function_arguments(p.oid) as argument_types,
               pg_get_function_result(p.oid) as return_type,
