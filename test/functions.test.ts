@@ -50,3 +50,13 @@ it('type-checks every function under Deno without the network', async () => {
     expect(r.stderr, n).not.toMatch(/FAILED|error/);
   }
 });
+
+it('prints the same anon and service_role keys as `supabase start`', async () => {
+  const { signApiKey } = await import('../src/stack/keys.ts');
+  expect(await signApiKey('anon')).toBe(
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0',
+  );
+  expect(await signApiKey('service_role')).toBe(
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU',
+  );
+});
