@@ -55,6 +55,21 @@ export async function listFunctions(functionsDir: string): Promise<string[]> {
     .sort();
 }
 
+/**
+ * Runs the worker under a tiny shell that ties its life to ours: the shell holds the read end of a pipe
+ * from this process, and when the pipe closes — we stopped it, crashed, or were SIGKILLed (tsx's signal
+ * relay does that to a busy child) — it terminates Deno. SIGTERM to the shell does the same at once.
+ */
+const WATCHDOG = [
+  'exec 3<&0',
+  '"$@" </dev/null & pid=$!',
+  'trap \'kill -TERM $pid 2>/dev/null\' TERM INT',
+  '(while read -r _ <&3; do :; done; kill -TERM $pid 2>/dev/null) &',
+  'wait $pid; status=$?',
+  'wait $pid 2>/dev/null',
+  'exit $status',
+].join('\n');
+
 function denoBinary(root: string): string {
   const local = join(root, 'node_modules', '.bin', 'deno');
   return existsSync(local) ? local : 'deno';
@@ -155,8 +170,12 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
   for (const name of names) {
     const socketPath = join(sockDir, `${name}.sock`);
     const child = spawn(
-      deno,
+      '/bin/sh',
       [
+        '-c',
+        WATCHDOG,
+        'deno-worker',
+        deno,
         'run',
         '--cached-only',
         '--no-prompt',
@@ -180,9 +199,10 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
           SB_EXECUTION_ID: crypto.randomUUID(),
           ...env,
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['pipe', 'pipe', 'pipe'],
       },
     );
+    child.stdin?.on('error', () => {});
     const w: Worker = { name, socketPath, child, exited: false, tail: [] };
     const relay = (buf: Buffer) => {
       for (const line of buf.toString().split('\n')) {
