@@ -131,6 +131,30 @@ describe('supabase migration up (real CLI) vs our runner', () => {
     expect(left).toEqual([{ t: null, n: 0 }]);
   });
 
+  it('supabase db push (how app developers deploy) lists, then applies the same rows and schema', async (ctx) => {
+    if (unavailable) return ctx.skip();
+    const db = await openEmbedded();
+    await ensurePlatform(db);
+    const pushServer = await serveSocket(db.pglite!);
+    try {
+      const push = (...extra: string[]) =>
+        runSupabase(['db', 'push', `--remote=${pushServer.url}`, '--workdir', workdir, '--yes', ...extra], { env });
+      const dry = await push('--dry-run');
+      expect(dry.code, dry.stderr).toBe(0);
+      for (const f of await listMigrations()) expect(dry.stdout + dry.stderr).toContain(`${f.version}_${f.name}.sql`);
+      expect(await db.query(`select to_regclass('supabase_migrations.schema_migrations') as t`)).toEqual([{ t: null }]);
+      const r = await push();
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(await history(db)).toEqual(await history(viaRunner));
+      const schemas = ['public', 'chat_migration', 'supabase_migrations'];
+      expect(await schemaFingerprint(db, schemas)).toEqual(await schemaFingerprint(viaRunner, schemas));
+      expect((await migrate(db)).applied).toEqual([]);
+    } finally {
+      await pushServer.stop();
+      await db.close();
+    }
+  });
+
   it('both refuse a database that holds a version the files do not', async (ctx) => {
     if (unavailable) return ctx.skip();
     await viaCli.query(`insert into supabase_migrations.schema_migrations (version, name) values ('29991231000000', 'from_the_future')`);

@@ -163,6 +163,16 @@ describe('Postgres → TypeScript mapping', () => {
     );
   });
 
+  it('maps types from schemas outside the output: enums to literal unions, others to unknown', () => {
+    expect(members(sinkTypes, ['foreign_types', 'Row'])).toEqual([
+      'color: "red" | "green"',
+      'colors: ("red" | "green")[] | null',
+      'id: number',
+      'pair: unknown',
+      'person: unknown',
+    ]);
+  });
+
   it('makes Insert optional for defaults, nullables and identities; never for generated and identity always', () => {
     const ins = insert();
     expect(ins).toEqual(
