@@ -753,6 +753,29 @@ export type Database = {
         }
         Returns: number
       }
+      chat_migration_status: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          completed_at: string
+          cursor: number
+          eta_seconds: number
+          last_error: string
+          migrated: number
+          mode: string
+          name: string
+          percent: number
+          phase: string
+          processed: number
+          quarantined: number
+          remaining: number
+          rows_per_second: number
+          started_at: string
+          status: string
+          total_legacy: number
+          updated_at: string
+          upper_bound: number
+        }[]
+      }
       chat_schema_index_usage: {
         Args: Record<PropertyKey, never>
         Returns: {
@@ -827,11 +850,32 @@ export type Database = {
         }
         Returns: number
       }
+      finalize_chat_migration: {
+        Args: Record<PropertyKey, never>
+        Returns: string
+      }
       is_valid_message_content: {
         Args: {
           p_content: Json
         }
         Returns: boolean
+      }
+      list_chat_migration_quarantine: {
+        Args: {
+          lim?: number
+        }
+        Returns: {
+          attempts: number
+          first_seen: string
+          id: number
+          last_seen: string
+          original_row: Json
+          reason: string
+          retried_at: string
+          source_id: string
+          source_table: string
+          sqlstate: string
+        }[]
       }
       match_agent_memories: {
         Args: {
@@ -854,6 +898,39 @@ export type Database = {
           p_metadata: Json
         }
         Returns: number
+      }
+      migrate_chat_messages: {
+        Args: Record<PropertyKey, never>
+        Returns: number
+      }
+      migrate_chat_messages_batch: {
+        Args: {
+          batch_size?: number
+        }
+        Returns: number
+      }
+      migrate_chat_states: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          history_messages: number
+          memories: number
+          quarantined: number
+          states: number
+        }[]
+      }
+      migrate_with_progress: {
+        Args: {
+          batch_size?: number
+        }
+        Returns: {
+          batch_number: number
+          records_migrated: number
+          total_migrated: number
+        }[]
+      }
+      pause_chat_migration: {
+        Args: Record<PropertyKey, never>
+        Returns: string
       }
       prune_state_checkpoints: {
         Args: {
@@ -882,6 +959,12 @@ export type Database = {
         }
         Returns: number
       }
+      repair_chat_migration: {
+        Args: {
+          batch_size?: number
+        }
+        Returns: number
+      }
       restore_state_checkpoint: {
         Args: {
           p_checkpoint_id: string
@@ -906,6 +989,18 @@ export type Database = {
           isOneToOne: true
           isSetofReturn: false
         }
+      }
+      resume_chat_migration: {
+        Args: Record<PropertyKey, never>
+        Returns: string
+      }
+      retry_chat_migration_quarantine: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          resolved: number
+          retried: number
+          still_quarantined: number
+        }[]
       }
       save_agent_state: {
         Args: {
@@ -936,6 +1031,12 @@ export type Database = {
           isSetofReturn: false
         }
       }
+      set_chat_schema_mode: {
+        Args: {
+          mode: string
+        }
+        Returns: string
+      }
       sweep_expired_memories: {
         Args: {
           p_batch_size?: number
@@ -948,6 +1049,16 @@ export type Database = {
           p_older_than?: string
         }
         Returns: number
+      }
+      verify_chat_migration: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          check_name: string
+          legacy_count: number
+          mismatches: number
+          ok: boolean
+          v2_count: number
+        }[]
       }
     }
     Enums: {
