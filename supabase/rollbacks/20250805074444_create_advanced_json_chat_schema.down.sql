@@ -32,12 +32,17 @@
 do $$
 declare
   v_lacking bigint;
+  v_v2_only boolean := false;
 begin
   if to_regclass('public.chat_messages_v2') is null then
     return;
   end if;
-  if to_regclass('chat_migration.mode') is not null
-     and exists (select 1 from chat_migration.mode where mode = 'v2_only') then
+  -- Dynamic SQL: plpgsql plans a static reference to chat_migration.mode even when to_regclass() is null, so
+  -- a database whose data-migration file was rolled back on its own would fail here.
+  if to_regclass('chat_migration.mode') is not null then
+    execute 'select exists (select 1 from chat_migration.mode where mode = ''v2_only'')' into v_v2_only;
+  end if;
+  if v_v2_only then
     raise exception 'cannot roll back schema v2 while the chat schema mode is v2_only: legacy misses what v2 gained since'
       using errcode = '55000',
             hint = 'Run select set_chat_schema_mode(''dual_write''); first (it copies to legacy the v2 rows legacy '
