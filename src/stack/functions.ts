@@ -1,0 +1,221 @@
+/**
+ * Edge functions under real Deno, served the way the Supabase Edge Runtime serves them.
+ *
+ * - one Deno process per function (`supabase/functions/<name>/index.ts`, its own `deno.json`), each
+ *   `Deno.serve` bound to a private unix socket through `DENO_SERVE_ADDRESS`, so the function code is the
+ *   code you deploy — no port option, no wrapper;
+ * - a small Node HTTP gateway on the API port routes `/functions/v1/<name>/…` to it. Like Kong in
+ *   `supabase start`, it strips `/functions/v1`: the function sees `/<name>/…` plus the query string,
+ *   exactly the pathname the Edge Runtime hands a function on hosted Supabase;
+ * - packages resolve from the project's own node_modules (`"nodeModulesDir": "manual"`, `--cached-only`):
+ *   nothing is downloaded at run time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface FunctionsOptions {
+  root: string;
+  /** Function names to serve; default every directory under supabase/functions with an index.ts (not `_shared`). */
+  names?: string[];
+  /** Environment for every function; a function of the gateway URL (known only once it listens). */
+  env: (gatewayUrl: string) => Record<string, string>;
+  port?: number;
+  host?: string;
+  log?: (line: string) => void;
+}
+
+export interface FunctionsHandle {
+  url: string;
+  port: number;
+  names: string[];
+  stop(): Promise<void>;
+}
+
+interface Worker {
+  name: string;
+  socketPath: string;
+  child: ChildProcess;
+  exited: boolean;
+}
+
+export async function listFunctions(functionsDir: string): Promise<string[]> {
+  const entries = await readdir(functionsDir, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('_') && existsSync(join(functionsDir, e.name, 'index.ts')))
+    .map((e) => e.name)
+    .sort();
+}
+
+function denoBinary(root: string): string {
+  const local = join(root, 'node_modules', '.bin', 'deno');
+  return existsSync(local) ? local : 'deno';
+}
+
+async function waitForSocket(path: string, w: Worker, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (w.exited) throw new Error(`function ${w.name} exited during start (see its output above)`);
+    const ok = await new Promise<boolean>((resolve) => {
+      if (!existsSync(path)) return resolve(false);
+      const s = connect(path);
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`function ${w.name} did not start within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 15));
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, code: string, message: string) {
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'access-control-allow-origin': '*',
+  });
+  res.end(JSON.stringify({ error: { code, message } }));
+}
+
+export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsHandle> {
+  const log = opts.log ?? (() => {});
+  const functionsDir = join(opts.root, 'supabase', 'functions');
+  const names = opts.names ?? (await listFunctions(functionsDir));
+  const sockDir = await mkdtemp(join(tmpdir(), 'ajc-fn-'));
+  const deno = denoBinary(opts.root);
+  const workers = new Map<string, Worker>();
+  let stopping = false;
+
+  let markReady!: (ok: boolean) => void;
+  const ready = new Promise<boolean>((resolve) => (markReady = resolve));
+
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    void ready.then((ok) => (ok ? route(req, res) : sendJson(res, 503, 'starting', 'The functions are still starting.')));
+  });
+  const route = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const m = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
+    if (!m) return sendJson(res, 404, 'not_found', `No route ${url.pathname}; functions live under /functions/v1/<name>.`);
+    const name = decodeURIComponent(m[1]!);
+    const w = workers.get(name);
+    if (!w) return sendJson(res, 404, 'function_not_found', `No function named ${JSON.stringify(name)}. Served: ${names.join(', ')}.`);
+    if (w.exited) return sendJson(res, 503, 'function_unavailable', `Function ${name} is not running; see the npm start output.`);
+    const headers = { ...req.headers, host: `${opts.host ?? '127.0.0.1'}:${port}` } as Record<string, string | string[] | undefined>;
+    headers['x-forwarded-host'] = req.headers.host;
+    headers['x-forwarded-proto'] = 'http';
+    const upstream = httpRequest(
+      { socketPath: w.socketPath, method: req.method, path: `/${m[1]}${m[2] ?? ''}${url.search}`, headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', (err) => {
+      if (!res.headersSent) sendJson(res, 502, 'function_unreachable', `Function ${name} did not answer: ${err.message}`);
+      else res.destroy();
+    });
+    req.pipe(upstream);
+  };
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const host = opts.host ?? '127.0.0.1';
+  const url = `http://${host}:${port}`;
+  const env = opts.env(url);
+  for (const name of names) {
+    const socketPath = join(sockDir, `${name}.sock`);
+    const child = spawn(
+      deno,
+      [
+        'run',
+        '--cached-only',
+        '--no-prompt',
+        '--allow-net',
+        '--allow-env',
+        `--allow-read`,
+        `--allow-write=${sockDir}`,
+        '--config',
+        join(functionsDir, name, 'deno.json'),
+        join(functionsDir, name, 'index.ts'),
+      ],
+      {
+        cwd: opts.root,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? tmpdir(),
+          ...(process.env.DENO_DIR ? { DENO_DIR: process.env.DENO_DIR } : {}),
+          DENO_NO_UPDATE_CHECK: '1',
+          NO_COLOR: '1',
+          DENO_SERVE_ADDRESS: `unix:${socketPath}`,
+          SB_EXECUTION_ID: crypto.randomUUID(),
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const w: Worker = { name, socketPath, child, exited: false };
+    const relay = (buf: Buffer) => {
+      for (const line of buf.toString().split('\n')) {
+        if (line.trim() && !line.startsWith('Listening on')) log(`[${name}] ${line}`);
+      }
+    };
+    child.stdout?.on('data', relay);
+    child.stderr?.on('data', relay);
+    child.on('exit', (code, signal) => {
+      w.exited = true;
+      if (!stopping) log(`[${name}] exited (${signal ?? code})`);
+    });
+    workers.set(name, w);
+  }
+
+  const stopWorkers = async () => {
+    stopping = true;
+    await Promise.all(
+      [...workers.values()].map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.exited) return resolve();
+            const t = setTimeout(() => w.child.kill('SIGKILL'), 3000);
+            w.child.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            w.child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await rm(sockDir, { recursive: true, force: true });
+  };
+
+  const stopAll = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await stopWorkers();
+  };
+  try {
+    await Promise.all([...workers.values()].map((w) => waitForSocket(w.socketPath, w, 30_000)));
+    markReady(true);
+  } catch (e) {
+    markReady(false);
+    await stopAll();
+    throw e;
+  }
+
+
+  return {
+    url,
+    port,
+    names,
+    stop: stopAll,
+  };
+}

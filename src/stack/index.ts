@@ -1,0 +1,137 @@
+/**
+ * The local stack — `supabase start` without Docker:
+ *   embedded PGlite (data dir or memory) with every migration applied
+ *   → pglite-socket (internal port) → session-lock proxy on the db port (psql, Supabase CLI, Deno)
+ *   → one Deno process per edge function behind a gateway on the API port (`/functions/v1/<name>`).
+ *
+ * `scripts/start.ts` is a thin CLI over `startStack`; the e2e tests start one stack per file with free
+ * ports and an in-memory database.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { openEmbedded, type Db } from '../db/engine.ts';
+import { migrate, projectRoot } from '../db/runner.ts';
+import { serveSocket } from '../db/socket.ts';
+import { openMigrated } from '../db/template.ts';
+import { serveFunctions } from './functions.ts';
+import { LOCAL_JWT_SECRET, signApiKey } from './keys.ts';
+import { serveSessionProxy } from './pg-proxy.ts';
+
+export interface StackOptions {
+  /** Data directory of the embedded database; `null` for an in-memory one (tests). Default `.data/db`. */
+  dataDir?: string | null;
+  /** Delete the data directory first and migrate from scratch. */
+  reset?: boolean;
+  /** Postgres wire port; 0 picks a free one. Default 54322. */
+  dbPort?: number;
+  /** Functions gateway port; 0 picks a free one. Default 54321. */
+  apiPort?: number;
+  host?: string;
+  /** Serve only these functions (default: all under supabase/functions). */
+  functions?: string[];
+  jwtSecret?: string;
+  /** Apply supabase/seed.sql when the database is created (default true, like `supabase start`). */
+  seed?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface Stack {
+  apiUrl: string;
+  functionsUrl: string;
+  dbUrl: string;
+  dbPort: number;
+  apiPort: number;
+  jwtSecret: string;
+  anonKey: string;
+  serviceRoleKey: string;
+  functions: string[];
+  /** The embedded database itself (the stack owns it; do not close it). */
+  db: Db;
+  /** Milliseconds from the call to every function accepting requests. */
+  startupMs: number;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const t0 = performance.now();
+  const log = opts.log ?? (() => {});
+  const host = opts.host ?? '127.0.0.1';
+  const jwtSecret = opts.jwtSecret ?? LOCAL_JWT_SECRET;
+  const dataDir = opts.dataDir === undefined ? join(projectRoot, '.data', 'db') : opts.dataDir;
+  const cleanups: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        log(`shutdown: ${(e as Error).message}`);
+      }
+    }
+  };
+
+  try {
+    let db: Db;
+    if (dataDir === null) {
+      db = await openMigrated();
+    } else {
+      const dir = resolve(dataDir);
+      if (opts.reset) await rm(dir, { recursive: true, force: true });
+      const fresh = !existsSync(join(dir, 'PG_VERSION'));
+      db = await openEmbedded({ dataDir: dir });
+      cleanups.push(() => db.close());
+      const r = await migrate(db, { log });
+      if (r.applied.length) log(`applied ${r.applied.length} migration(s)`);
+      const seedPath = join(projectRoot, 'supabase', 'seed.sql');
+      if (fresh && opts.seed !== false && existsSync(seedPath)) {
+        await db.transaction(async (tx) => tx.exec(await readFile(seedPath, 'utf8')));
+        log('applied supabase/seed.sql');
+      }
+    }
+    if (dataDir === null) cleanups.push(() => db.close());
+
+    const socket = await serveSocket(db.pglite!, { host });
+    cleanups.push(() => socket.stop());
+    const proxy = await serveSessionProxy({ upstreamPort: socket.port, upstreamHost: host, port: opts.dbPort ?? 54322, host });
+    cleanups.push(() => proxy.stop());
+    const dbUrl = `postgresql://postgres:postgres@${host}:${proxy.port}/postgres`;
+
+    const anonKey = await signApiKey('anon', jwtSecret);
+    const serviceRoleKey = await signApiKey('service_role', jwtSecret);
+    const fns = await serveFunctions({
+      root: projectRoot,
+      ...(opts.functions ? { names: opts.functions } : {}),
+      port: opts.apiPort ?? 54321,
+      host,
+      log,
+      env: (apiUrl) => ({
+        SUPABASE_URL: apiUrl,
+        SUPABASE_DB_URL: dbUrl,
+        SUPABASE_JWT_SECRET: jwtSecret,
+        SUPABASE_ANON_KEY: anonKey,
+        SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
+        // The session-lock proxy serializes batches anyway; a small pool keeps Deno from queuing on it.
+        DB_POOL_MAX: '2',
+      }),
+    });
+    cleanups.push(() => fns.stop());
+
+    return {
+      apiUrl: fns.url,
+      functionsUrl: `${fns.url}/functions/v1`,
+      dbUrl,
+      dbPort: proxy.port,
+      apiPort: fns.port,
+      jwtSecret,
+      anonKey,
+      serviceRoleKey,
+      functions: fns.names,
+      db,
+      startupMs: Math.round(performance.now() - t0),
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
