@@ -1,0 +1,116 @@
+/**
+ * npm run bench [-- --quick] [--only backfill,page,…] [--out bench/results.json] [--docs docs/benchmarks.md] [--no-docs]
+ *
+ * Runs every scenario (bench/scenarios/*.ts) in this process, one after the other, writes results.json and
+ * regenerates the results section of docs/benchmarks.md. A scenario whose pieces are missing, or that fails,
+ * is recorded as "not measured: <reason>" and the others still run.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseFlags, runMain, UsageError } from '../src/cli/args.ts';
+import { projectRoot } from '../src/db/runner.ts';
+import { configFor, type BenchConfig, type Mode } from './config.ts';
+import { engineVersions, openMigrated } from './lib/db.ts';
+import { log as defaultLog, machineBasics, round } from './lib/stats.ts';
+import type { ScenarioContext, ScenarioResult } from './lib/types.ts';
+import { updateDocs } from './report.ts';
+import * as backfill from './scenarios/backfill.ts';
+import * as dualWrite from './scenarios/dual_write.ts';
+import * as page from './scenarios/page.ts';
+import * as stack from './scenarios/stack.ts';
+import * as state from './scenarios/state.ts';
+import * as vector from './scenarios/vector.ts';
+
+export const scenarios: Record<string, (ctx: ScenarioContext) => Promise<ScenarioResult>> = {
+  backfill: backfill.run,
+  page: page.run,
+  vector: vector.run,
+  dual_write: dualWrite.run,
+  state: state.run,
+  stack: stack.run,
+};
+
+export interface BenchOptions {
+  mode: Mode;
+  only?: string[];
+  log?: (msg: string) => void;
+  /** Adjust the mode's configuration (the smoke test shrinks it further). */
+  tweak?: (cfg: BenchConfig) => void;
+}
+
+export interface BenchResults {
+  machine: Record<string, unknown>;
+  scenarios: Record<string, ScenarioResult>;
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: projectRoot, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchResults> {
+  const log = opts.log ?? defaultLog;
+  const cfg = configFor(opts.mode);
+  opts.tweak?.(cfg);
+  const t0 = performance.now();
+  const probe = await openMigrated();
+  const versions = await engineVersions(probe).finally(() => probe.close());
+  const machine: Record<string, unknown> = {
+    ...machineBasics(),
+    ...versions,
+    mode: cfg.mode,
+    date: new Date().toISOString(),
+    git_commit: gitCommit(),
+    load_avg_start: loadavg().map((x) => round(x)),
+    repetitions: cfg.reps,
+    notes: cfg.notes,
+  };
+  const names = opts.only?.length ? opts.only : Object.keys(scenarios);
+  const results: Record<string, ScenarioResult> = {};
+  for (const name of Object.keys(scenarios)) {
+    if (!names.includes(name)) {
+      results[name] = { status: 'not measured', notes: ['not measured: not selected (--only)'], goals: [] };
+      continue;
+    }
+    const s0 = performance.now();
+    log(`${name}: start`);
+    try {
+      results[name] = await scenarios[name]!({ cfg, log });
+    } catch (e) {
+      const err = e as Error;
+      log(`${name}: FAILED ${err.stack ?? err.message}`);
+      results[name] = { status: 'not measured', notes: [`not measured: failed — ${err.message.split('\n')[0]}`], goals: [] };
+    }
+    results[name]!.duration_s = round((performance.now() - s0) / 1000);
+    log(`${name}: done in ${Math.round((performance.now() - s0) / 1000)} s (${results[name]!.status})`);
+  }
+  machine.load_avg_end = loadavg().map((x) => round(x));
+  machine.duration_s = round((performance.now() - t0) / 1000);
+  return { machine, scenarios: results };
+}
+
+export async function writeResults(res: BenchResults, out: string, docs: string | null): Promise<void> {
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(res, null, 2)}\n`);
+  if (docs) await updateDocs(docs, res);
+}
+
+if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
+  runMain(async () => {
+    const { flags } = parseFlags(process.argv.slice(2));
+    const mode: Mode = flags.quick === true ? 'quick' : flags.toy === true ? 'toy' : 'full';
+    const only = typeof flags.only === 'string' ? flags.only.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
+    for (const o of only ?? []) if (!(o in scenarios)) throw new UsageError(`unknown scenario ${o}; known: ${Object.keys(scenarios).join(', ')}`);
+    const out = typeof flags.out === 'string' ? resolve(flags.out) : join(projectRoot, 'bench', 'results.json');
+    const docs = flags['no-docs'] === true ? null : typeof flags.docs === 'string' ? resolve(flags.docs) : join(projectRoot, 'docs', 'benchmarks.md');
+    const res = await runBench({ mode, ...(only ? { only } : {}) });
+    await writeResults(res, out, docs);
+    defaultLog(`wrote ${out}${docs ? ` and ${docs}` : ''} in ${res.machine.duration_s} s`);
+  });
+}
