@@ -139,9 +139,12 @@ $$;
 
 revoke execute on function public.chat_messages_v2_check_parent() from public, anon, authenticated;
 
+-- The WHEN clause keeps the function call off the hot path: most messages (and every backfilled legacy row)
+-- have no parent.
 create trigger chat_messages_v2_check_parent
   before insert or update of parent_message_id on public.chat_messages_v2
-  for each row execute function public.chat_messages_v2_check_parent();
+  for each row when (new.parent_message_id is not null)
+  execute function public.chat_messages_v2_check_parent();
 
 -- ---------------------------------------------------------------------------------------------------------
 -- Session metrics

@@ -298,13 +298,15 @@ begin
             hint = 'Pass a checkpoint of the same agent as p_parent_checkpoint_id, or null to chain to the latest one.';
   end if;
 
+  -- clock_timestamp(), not now(): checkpoints taken in one transaction still get a creation order, which is
+  -- what chains the next one to the latest.
   insert into public.state_checkpoints (
     agent_id, user_id, session_id, state_id, snapshot_id, parent_checkpoint_id, checkpoint_type, label, metadata,
-    retain_until
+    retain_until, created_at
   )
   values (
     p_agent_id, v_state.user_id, v_state.session_id, v_state.id, p_snapshot_id, v_parent, p_checkpoint_type, p_label,
-    coalesce(p_metadata, '{}'::jsonb), p_retain_until
+    coalesce(p_metadata, '{}'::jsonb), p_retain_until, clock_timestamp()
   )
   returning * into v_row;
   return v_row;
@@ -356,11 +358,11 @@ begin
 
   if found and v_current.state_hash <> v_state.state_hash then
     insert into public.state_checkpoints (
-      agent_id, user_id, session_id, state_id, parent_checkpoint_id, checkpoint_type, label, metadata
+      agent_id, user_id, session_id, state_id, parent_checkpoint_id, checkpoint_type, label, metadata, created_at
     )
     values (
       v_current.agent_id, v_current.user_id, v_current.session_id, v_current.id, v_checkpoint.id, 'recovery',
-      'before restore', jsonb_build_object('restoring_checkpoint_id', v_checkpoint.id)
+      'before restore', jsonb_build_object('restoring_checkpoint_id', v_checkpoint.id), clock_timestamp()
     );
   end if;
 
