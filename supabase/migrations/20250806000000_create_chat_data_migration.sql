@@ -168,8 +168,8 @@ as $$
   end
 $$;
 
-/** Why a legacy message cannot be converted, or null when it can. Mirrors SPEC §6 exactly. */
-create function chat_migration.message_problem(
+/** The precise reason (first offending element) for a row message_problem() flagged; slow, rare path. */
+create function chat_migration.message_problem_detail(
   legacy_role text, metadata jsonb, attachments jsonb, tool_calls jsonb, partial_tool_calls jsonb)
 returns text
 language sql
@@ -182,6 +182,11 @@ as $$
     when jsonb_typeof(attachments) not in ('array', 'null') then 'attachments is not an array'
     when jsonb_typeof(tool_calls) not in ('array', 'null') then 'tool_calls is not an array'
     when jsonb_typeof(partial_tool_calls) not in ('array', 'null') then 'partial_tool_calls is not an array'
+    -- fast path: most messages carry no arrays at all, skip the element scans
+    when coalesce(jsonb_array_length(case jsonb_typeof(attachments) when 'array' then attachments end), 0)
+         + coalesce(jsonb_array_length(case jsonb_typeof(tool_calls) when 'array' then tool_calls end), 0)
+         + coalesce(jsonb_array_length(case jsonb_typeof(partial_tool_calls) when 'array' then partial_tool_calls end), 0)
+         = 0 then null
     else coalesce(
       (select 'attachments[' || (e.ord - 1) || '] ' ||
               case when jsonb_typeof(e.v) <> 'object' then 'is not an object'
@@ -204,6 +209,37 @@ as $$
            or jsonb_typeof(e.v -> 'toolCallId') is distinct from 'string'
            or jsonb_typeof(e.v -> 'toolName') is distinct from 'string'
         order by k.col desc, e.ord limit 1))
+  end
+$$;
+
+/**
+ * Why a legacy message cannot be converted, or null when it can (SPEC §6). Written as one expression over
+ * C functions (jsonpath, lax mode: a missing key or a non-object element yields an empty sequence, which the
+ * negated comparison flags) so the planner inlines it into the batch statement; only flagged rows pay for
+ * message_problem_detail's element-by-element reason.
+ */
+create function chat_migration.message_problem(
+  legacy_role text, metadata jsonb, attachments jsonb, tool_calls jsonb, partial_tool_calls jsonb)
+returns text
+language sql
+immutable
+parallel safe
+as $$
+  select case
+    when chat_migration.map_role(legacy_role) is null then 'unknown role: ' || coalesce(legacy_role, '(null)')
+    when attachments is null and tool_calls is null and partial_tool_calls is null
+         and (metadata is null or jsonb_typeof(metadata) = 'object') then null
+    when jsonb_typeof(metadata) not in ('object', 'null')
+         or jsonb_typeof(attachments) not in ('array', 'null')
+         or jsonb_typeof(tool_calls) not in ('array', 'null')
+         or jsonb_typeof(partial_tool_calls) not in ('array', 'null')
+         or coalesce(jsonb_path_exists(attachments,
+              'lax $[*] ? (!(@.type() == "object") || !(@.name.type() == "string") || !(@.storageId.type() == "string"))'), false)
+         or coalesce(jsonb_path_exists(tool_calls,
+              'lax $[*] ? (!(@.type() == "object") || !(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))'), false)
+         or coalesce(jsonb_path_exists(partial_tool_calls,
+              'lax $[*] ? (!(@.type() == "object") || !(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))'), false)
+      then chat_migration.message_problem_detail(legacy_role, metadata, attachments, tool_calls, partial_tool_calls)
   end
 $$;
 
@@ -318,12 +354,18 @@ begin
                   last_seen = now(), attempts = q.attempts + 1
     returning 1
   ),
+  -- message_id is decided here, before any insert: the existing v2 row's id (one index probe on legacy_id)
+  -- or a fresh one. Joining the RETURNING of the insert back to the batch instead would be a CTE-to-CTE join
+  -- the planner cannot estimate (it picked a 5,000 × 5,000 nested loop).
   ok as materialized (
     select s.id, s.conversation_id, s.user_id, s.agent_id, s.created_at, s.updated_at,
            chat_migration.map_role(s.role) as role,
            coalesce(s.content, '') as body,
-           s.attachments, s.tool_calls, s.partial_tool_calls, s.metadata
+           s.attachments, s.tool_calls, s.partial_tool_calls, s.metadata,
+           coalesce(ex.id, gen_random_uuid()) as message_id,
+           ex.id is not null as existed
       from src s
+      left join lateral (select v.id from public.chat_messages_v2 v where v.legacy_id = s.id) as ex on true
      where s.problem is null
   ),
   healed as (
@@ -347,13 +389,10 @@ begin
     on conflict (id) do nothing
     returning 1
   ),
-  existing as materialized (
-    select v.id, v.legacy_id from public.chat_messages_v2 v where v.legacy_id in (select ok.id from ok)
-  ),
   msgs as (
     insert into public.chat_messages_v2 as v
-      (conversation_id, user_id, agent_id, role, content, metadata, legacy_id, created_at, updated_at)
-    select ok.conversation_id, ok.user_id, ok.agent_id, ok.role,
+      (id, conversation_id, user_id, agent_id, role, content, metadata, legacy_id, created_at, updated_at)
+    select ok.message_id, ok.conversation_id, ok.user_id, ok.agent_id, ok.role,
            jsonb_build_object('type', 'text', 'text', ok.body),
            chat_migration.v2_metadata(ok.metadata, ok.body),
            ok.id, ok.created_at, coalesce(ok.updated_at, ok.created_at)
@@ -366,17 +405,11 @@ begin
             is distinct from
             (excluded.conversation_id, excluded.user_id, excluded.agent_id, excluded.role, excluded.content,
              excluded.metadata, excluded.created_at)
-    returning v.id, v.legacy_id
-  ),
-  targets as materialized (
-    select ok.*, coalesce(msgs.id, existing.id) as message_id, existing.id is not null as existed
-      from ok
-      left join msgs on msgs.legacy_id = ok.id
-      left join existing on existing.legacy_id = ok.id
+    returning 1
   ),
   att_rows as (
     select t.message_id, (e.ord - 1)::integer as position, e.v
-      from targets t
+      from ok t
      cross join lateral jsonb_array_elements(case jsonb_typeof(t.attachments) when 'array' then t.attachments end)
            with ordinality as e (v, ord)
   ),
@@ -396,14 +429,14 @@ begin
   ),
   stale_atts as (
     delete from public.chat_message_attachments a
-     using targets t
+     using ok t
      where t.existed and a.message_id = t.message_id
        and a.position >= coalesce(jsonb_array_length(case jsonb_typeof(t.attachments) when 'array' then t.attachments end), 0)
     returning 1
   ),
   tc_rows as (
     select t.message_id, (e.ord - 1)::integer as position, e.v, false as is_partial
-      from targets t
+      from ok t
      cross join lateral jsonb_array_elements(case jsonb_typeof(t.tool_calls) when 'array' then t.tool_calls end)
            with ordinality as e (v, ord)
     union all
@@ -411,7 +444,7 @@ begin
            (coalesce(jsonb_array_length(case jsonb_typeof(t.tool_calls) when 'array' then t.tool_calls end), 0)
             + e.ord - 1)::integer,
            e.v, true
-      from targets t
+      from ok t
      cross join lateral jsonb_array_elements(
              case jsonb_typeof(t.partial_tool_calls) when 'array' then t.partial_tool_calls end)
            with ordinality as e (v, ord)
@@ -433,13 +466,13 @@ begin
   ),
   stale_tcs as (
     delete from public.chat_tool_calls c
-     using targets t
+     using ok t
      where t.existed and c.message_id = t.message_id
        and c.position >= coalesce(jsonb_array_length(case jsonb_typeof(t.tool_calls) when 'array' then t.tool_calls end), 0)
                         + coalesce(jsonb_array_length(case jsonb_typeof(t.partial_tool_calls) when 'array' then t.partial_tool_calls end), 0)
     returning 1
   )
-  select (select count(*) from targets)::integer,
+  select (select count(*) from ok)::integer,
          (select count(*) from bad)::integer
     into migrated, quarantined;
 
@@ -1467,7 +1500,11 @@ begin
             and v.created_at = l.created_at
             and chat_migration.content_text(v.content) = l.body
             and v.content ->> 'type' in ('text', 'parts')
-            and v.metadata = chat_migration.v2_metadata(l.metadata, l.body)) as same_row,
+            -- metadata kept as is; tokens either the ones the backfill computed or the same on both sides
+            -- (rows the app wrote through v2 need not carry tokens at all)
+            and (v.metadata - 'tokens') = (coalesce(l.metadata, '{}'::jsonb) - 'tokens')
+            and (v.metadata -> 'tokens' = chat_migration.v2_metadata(l.metadata, l.body) -> 'tokens'
+                 or v.metadata -> 'tokens' is not distinct from l.metadata -> 'tokens')) as same_row,
            chat_migration.legacy_attachments_norm(l.attachments) as l_att,
            coalesce(va.items, '[]'::jsonb) as v_att,
            chat_migration.legacy_tool_calls_norm(l.tool_calls, l.partial_tool_calls) as l_tc,

@@ -25,6 +25,87 @@
 -- >>> data-migration objects (20250806000000, datamig branch) are removed HERE, before anything below: their
 -- >>> triggers, ledger, quarantine and API reference v2 tables. Keep that block at the top of this file.
 
+-- Data migration (20250806000000): SPEC §6 — the v2 rollback removes the ledger, quarantine and mode triggers
+-- too (a re-applied migration starts clean), and refuses while v2 holds messages legacy lacks: those would be
+-- lost with v2. History imported from chat_states is the exception (it came from legacy chat_states, which
+-- keeps it). In dual_write every v2 write already has its legacy twin; from v2_only switch back first.
+do $$
+declare
+  v_lacking bigint;
+begin
+  if to_regclass('public.chat_messages_v2') is null then
+    return;
+  end if;
+  if to_regclass('chat_migration.mode') is not null
+     and exists (select 1 from chat_migration.mode where mode = 'v2_only') then
+    raise exception 'cannot roll back schema v2 while the chat schema mode is v2_only: legacy misses what v2 gained since'
+      using errcode = '55000',
+            hint = 'Run select set_chat_schema_mode(''dual_write''); first (it copies to legacy the v2 rows legacy '
+                   'lacks and un-archives a finalized migration), then roll back again.';
+  end if;
+  if to_regclass('public.chat_messages') is null then
+    raise exception 'cannot roll back schema v2: the legacy table public.chat_messages is missing'
+      using errcode = '55000',
+            hint = 'If the migration was finalized, run select set_chat_schema_mode(''dual_write''); to move the '
+                   'legacy tables back from chat_archive, then roll back again.';
+  end if;
+  select count(*) into v_lacking
+    from public.chat_messages_v2 v
+   where v.deleted_at is null
+     and coalesce(v.metadata ->> 'source', '') <> 'chat_states'
+     and (v.legacy_id is null
+          or not exists (select 1 from public.chat_messages l where l.id = v.legacy_id));
+  if v_lacking > 0 then
+    raise exception 'cannot roll back schema v2: % v2 message(s) have no legacy row and would be lost', v_lacking
+      using errcode = '55000',
+            hint = 'Copy them to legacy first: select set_chat_schema_mode(''dual_write''); from v2_only, or run '
+                   'the rollback with advanced_json_chat.archive = on after exporting them. Find them with: '
+                   'select * from chat_messages_v2 where deleted_at is null and legacy_id is null.';
+  end if;
+
+  if to_regclass('chat_archive.chat_messages') is not null and to_regclass('public.chat_messages') is null then
+    alter table chat_archive.chat_messages set schema public;
+  end if;
+  if to_regclass('chat_archive.chat_states') is not null and to_regclass('public.chat_states') is null then
+    alter table chat_archive.chat_states set schema public;
+  end if;
+  drop trigger if exists chat_migration_mirror_insert on public.chat_messages;
+  drop trigger if exists chat_migration_mirror_update on public.chat_messages;
+  drop trigger if exists chat_migration_mirror_delete on public.chat_messages;
+  drop trigger if exists chat_migration_reject_writes on public.chat_messages;
+  if to_regclass('public.chat_states') is not null then
+    drop trigger if exists chat_migration_reject_writes on public.chat_states;
+  end if;
+  drop trigger if exists chat_migration_mirror_insert on public.chat_messages_v2;
+  drop trigger if exists chat_migration_mirror_update on public.chat_messages_v2;
+  drop trigger if exists chat_migration_mirror_delete on public.chat_messages_v2;
+  if to_regclass('public.chat_message_attachments') is not null then
+    drop trigger if exists chat_migration_mirror_children on public.chat_message_attachments;
+  end if;
+  if to_regclass('public.chat_tool_calls') is not null then
+    drop trigger if exists chat_migration_mirror_children on public.chat_tool_calls;
+  end if;
+end
+$$;
+drop function if exists public.migrate_with_progress(integer);
+drop function if exists public.migrate_chat_messages();
+drop function if exists public.migrate_chat_messages_batch(integer);
+drop procedure if exists public.run_chat_migration(integer, integer);
+drop function if exists public.migrate_chat_states();
+drop function if exists public.verify_chat_migration();
+drop function if exists public.set_chat_schema_mode(text);
+drop function if exists public.finalize_chat_migration();
+drop function if exists public.chat_migration_status();
+drop function if exists public.pause_chat_migration();
+drop function if exists public.resume_chat_migration();
+drop function if exists public.list_chat_migration_quarantine(integer);
+drop function if exists public.retry_chat_migration_quarantine();
+drop function if exists public.repair_chat_migration(integer);
+drop schema if exists chat_migration cascade;
+drop schema if exists chat_archive;
+delete from supabase_migrations.schema_migrations where version = '20250806000000';
+-- <<< end of the data-migration block
+
 -- Later migrations built on v2 must be rolled back first (this script does not know their objects).
 do $$
 declare

@@ -13,8 +13,8 @@ const one = async <T = Record<string, unknown>>(q: Queryable, sql: string, param
   (await q.query<T>(sql, params))[0]!;
 
 async function failing(q: Queryable = db) {
-  return q.query<{ check_name: string; mismatches: string }>(
-    `select check_name, mismatches from public.verify_chat_migration() where not ok order by check_name`);
+  return q.query<{ check_name: string; mismatches: number }>(
+    `select check_name, mismatches::int from public.verify_chat_migration() where not ok order by check_name`);
 }
 
 /** Backfilled database with the dirty rows' quarantine resolved by deleting them (so verify can be clean). */
@@ -125,9 +125,9 @@ describe('verify', () => {
     await db.query(`update public.chat_messages set content = 'changed behind our back' where id = $1`, [s.goodIds[2]]);
     await db.query(`update public.chat_messages set attachments = '[]' where id = $1`, [s.goodIds[5]]);
     expect(await failing()).toEqual([
-      { check_name: 'attachments', mismatches: '1' },
-      { check_name: 'conversation_checksums', mismatches: '1' },
-      { check_name: 'message_content', mismatches: '1' },
+      { check_name: 'attachments', mismatches: 1 },
+      { check_name: 'conversation_checksums', mismatches: 1 },
+      { check_name: 'message_content', mismatches: 1 },
     ]);
     // and the repair re-copies them
     await db.query(`select public.repair_chat_migration()`);
@@ -208,7 +208,7 @@ describe('v2_only, finalize', () => {
     expect(await one(db, `select count(*)::int as n from chat_archive.chat_messages`)).toEqual({ n: s.ids.length });
     // and back: leaving v2_only un-archives legacy and copies what v2 gained
     await db.query(`select public.set_chat_schema_mode('dual_write')`);
-    expect(await one(db, `select to_regclass('public.chat_messages')::text as p`)).toEqual({ p: 'public.chat_messages' });
+    expect(await one(db, `select to_regclass('public.chat_messages') is not null as p`)).toEqual({ p: true });
   });
 });
 
@@ -274,3 +274,39 @@ describe('privileges', () => {
     });
   });
 });
+
+describe('schema v2 rollback (with the data-migration block)', () => {
+  it('during dual_write removes the ledger and triggers with v2 and leaves legacy complete', async () => {
+    db = await openMigrated();
+    const s = await migratedClean();
+    await db.query(`select public.set_chat_schema_mode('dual_write')`);
+    const m = await appInsertV2(s, 1, { type: 'parts', parts: [{ type: 'text', text: 'x' }, { type: 'text', text: 'y' }] });
+    const before = await one<{ n: number }>(db, `select count(*)::int as n from public.chat_messages`);
+    await rollback(db, { version: '20250805074444' });
+    expect(await one(db, `select to_regnamespace('chat_migration') as s, to_regclass('public.chat_messages_v2') as t`)).toEqual({ s: null, t: null });
+    expect(await db.query(`select version from supabase_migrations.schema_migrations where version >= '20250805074444'`)).toEqual([]);
+    expect(await one(db, `select count(*)::int as n from public.chat_messages`)).toEqual(before);
+    expect(await one(db, `select content from public.chat_messages where id = $1`, [m.legacy_id])).toEqual({ content: 'x\ny' });
+    // re-applying starts clean
+    const { migrate } = await import('../../src/db/runner.ts');
+    await migrate(db);
+    expect(await one(db, `select count(*)::int as n from chat_migration.runs`)).toEqual({ n: 0 });
+    expect(await one(db, `select mode from chat_migration.mode`)).toEqual({ mode: 'legacy' });
+  });
+
+  it('refuses while v2 holds messages legacy lacks, and in v2_only', async () => {
+    db = await openMigrated();
+    const s = await migratedClean();
+    await db.query(`select public.set_chat_schema_mode('dual_write')`);
+    await db.query(`select public.set_chat_schema_mode('v2_only')`);
+    await expect(rollback(db, { version: '20250805074444' })).rejects.toMatchObject({
+      message: expect.stringMatching(/v2_only/), hint: expect.stringMatching(/set_chat_schema_mode\('dual_write'\)/) });
+    await db.query(`select public.set_chat_schema_mode('legacy')`);
+    // written to v2 while nothing mirrors it (mode legacy): legacy lacks it
+    await appInsertV2(s, 0, { type: 'text', text: 'v2 only row' });
+    await expect(rollback(db, { version: '20250805074444' })).rejects.toMatchObject({
+      message: expect.stringMatching(/1 v2 message\(s\) have no legacy row/), hint: expect.stringMatching(/legacy_id is null/) });
+    expect(await one(db, `select to_regnamespace('chat_migration') is not null as s`)).toEqual({ s: true });
+  });
+});
+
