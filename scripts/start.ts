@@ -9,6 +9,7 @@ import { defaultDataDir, intFlag, parseFlags, runMain } from '../src/cli/args.ts
 import { startStack } from '../src/stack/index.ts';
 
 runMain(async () => {
+  const tMain = Math.round(performance.now());
   const { flags } = parseFlags(process.argv.slice(2));
   const memory = flags.memory === true;
   const dataDir = memory ? null : typeof flags['data-dir'] === 'string' ? flags['data-dir'] : defaultDataDir;
@@ -20,8 +21,14 @@ runMain(async () => {
     ...(typeof flags.host === 'string' ? { host: flags.host } : {}),
     log: (l) => console.log(l),
   });
+  // Cold start as a user sees it: from this process starting to a function answering 200.
+  const tProbe = Math.round(performance.now());
+  const probe = await fetch(`${stack.functionsUrl}/sessions?limit=1`, { headers: { authorization: `Bearer ${stack.serviceRoleKey}` } });
+  await probe.text();
+  const firstOk = Math.round(performance.now());
+  if (process.env.DEBUG) console.log({ tMain, tProbe, firstOk });
   console.log(`
-Started advanced-json-chat local stack in ${stack.startupMs} ms.
+Started advanced-json-chat local stack in ${stack.startupMs} ms (first 200 from a function ${firstOk} ms after launch${probe.ok ? '' : `; probe answered ${probe.status}!`}).
 
          API URL: ${stack.apiUrl}
    Functions URL: ${stack.functionsUrl}/<name>   (${stack.functions.join(', ')})

@@ -1,10 +1,12 @@
 /**
- * Request and response types of the edge-function API (docs/api.md). Row shapes follow the v2 tables
- * (SPEC §5) as the functions return them: timestamps are ISO strings with microseconds, jsonb is `Json`.
- * Hand-written until types/database.types.ts carries the v2 tables; then the row types become
- * `Tables<'…'>` aliases and stay in step with the schema.
+ * Request and response types of the edge-function API (docs/api.md). Response rows are the generated
+ * `Tables<'…'>` row types (types/database.types.ts, from the live schema) as the functions return them,
+ * narrowed where the schema has a CHECK the generator cannot see (roles, types, statuses, jsonb objects),
+ * so a schema change shows up here as a type error.
  */
-export type Json = string | number | boolean | null | { [key: string]: Json | undefined } | Json[];
+import type { Json, Tables } from '../../types/database.types.ts';
+
+export type { Json };
 export type JsonObject = { [key: string]: Json | undefined };
 
 export type Role = 'user' | 'assistant' | 'system' | 'tool';
@@ -12,45 +14,19 @@ export type MessageContent =
   | { type: 'text'; text: string }
   | { type: 'parts'; parts: Array<{ type: string; [key: string]: Json | undefined }> };
 
-export interface Attachment {
-  id: string;
-  position: number;
-  type: string | null;
-  name: string;
-  storage_path: string;
-  mime_type: string | null;
-  size_bytes: number | null;
+export type Attachment = Omit<Tables<'chat_message_attachments'>, 'message_id' | 'created_at' | 'metadata'> & {
   metadata: JsonObject;
-}
+};
 
-export interface ToolCall {
-  id: string;
-  position: number;
-  tool_call_id: string;
-  tool_name: string;
-  args: Json | null;
-  result: Json | null;
-  text_position: number | null;
-  is_partial: boolean;
-}
+export type ToolCall = Omit<Tables<'chat_tool_calls'>, 'message_id' | 'created_at'>;
 
-export interface Message {
-  id: string;
-  conversation_id: string;
-  user_id: string;
-  agent_id: string | null;
+export type Message = Omit<Tables<'chat_messages_v2'>, 'legacy_id' | 'role' | 'content' | 'metadata'> & {
   role: Role;
   content: MessageContent;
-  version: number;
-  parent_message_id: string | null;
   metadata: JsonObject;
-  client_message_id: string | null;
-  created_at: string;
-  updated_at: string;
-  deleted_at: string | null;
   attachments: Attachment[];
   tool_calls: ToolCall[];
-}
+};
 
 export interface SendMessageRequest {
   conversation_id?: string;
@@ -80,25 +56,12 @@ export interface MessagePage {
 
 export type MemoryType = 'episodic' | 'semantic' | 'procedural' | 'working';
 
-export interface Memory {
-  id: string;
-  agent_id: string;
-  user_id: string | null;
+/** A memory as returned: the embedding stays in the database, `has_embedding` says whether there is one. */
+export type Memory = Omit<Tables<'agent_memories'>, 'embedding' | 'memory_type' | 'metadata'> & {
   memory_type: MemoryType;
-  content: string;
-  has_embedding: boolean;
-  embedding_model: string | null;
-  importance: number;
-  decay_rate: number;
-  access_count: number;
-  last_accessed_at: string | null;
-  related_memory_ids: string[];
-  source_message_id: string | null;
   metadata: JsonObject;
-  expires_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
+  has_embedding: boolean;
+};
 
 export interface StoreMemoryRequest {
   agent_id: string;
@@ -131,20 +94,11 @@ export interface MemoryMatch {
 
 export type StateType = 'local' | 'shared' | 'session' | 'persistent';
 
-export interface AgentState {
-  id: string;
-  agent_id: string;
-  user_id: string | null;
-  session_id: string | null;
+export type AgentState = Omit<Tables<'agent_states'>, 'state_type' | 'state' | 'metadata'> & {
   state_type: StateType;
   state: JsonObject;
-  state_hash: string;
-  version: number;
-  is_current: boolean;
-  parent_state_id: string | null;
   metadata: JsonObject;
-  created_at: string;
-}
+};
 
 export interface StateStream {
   agent_id: string;
@@ -165,20 +119,10 @@ export interface StatePage {
 }
 
 export type CheckpointType = 'auto' | 'manual' | 'pre_migration' | 'recovery';
-export interface Checkpoint {
-  id: string;
-  agent_id: string;
-  user_id: string | null;
-  session_id: string | null;
-  state_id: string;
-  snapshot_id: string | null;
-  parent_checkpoint_id: string | null;
+export type Checkpoint = Omit<Tables<'state_checkpoints'>, 'checkpoint_type' | 'metadata'> & {
   checkpoint_type: CheckpointType;
-  label: string | null;
   metadata: JsonObject;
-  retain_until: string | null;
-  created_at: string;
-}
+};
 export interface CheckpointRequest {
   agent_id: string;
   state_type?: StateType;
@@ -196,20 +140,11 @@ export interface RestoreResult {
 }
 
 export type SessionStatus = 'active' | 'idle' | 'closed';
-export interface Session {
-  id: string;
-  user_id: string;
-  agent_id: string | null;
-  title: string | null;
+export type Session = Omit<Tables<'conversation_sessions'>, 'status' | 'session_state' | 'metadata'> & {
   status: SessionStatus;
   session_state: JsonObject;
   metadata: JsonObject;
-  message_count: number;
-  token_count: number;
-  last_message_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
+};
 export interface CreateSessionRequest {
   id?: string;
   agent_id?: string | null;
@@ -221,21 +156,10 @@ export interface CreateSessionRequest {
 }
 export type UpdateSessionRequest = Partial<Pick<Session, 'agent_id' | 'title' | 'status' | 'session_state' | 'metadata'>>;
 
-export interface Snapshot {
-  id: string;
-  session_id: string;
-  agent_id: string;
-  user_id: string | null;
-  message_ids: string[];
-  first_message_at: string | null;
-  last_message_at: string | null;
-  memory_ids: string[];
+export type Snapshot = Omit<Tables<'context_snapshots'>, 'context' | 'build_metrics'> & {
   context: JsonObject;
-  token_count: number;
-  token_budget: number | null;
   build_metrics: JsonObject;
-  created_at: string;
-}
+};
 export interface SnapshotRequest {
   agent_id?: string;
   message_ids?: string[];

@@ -27,6 +27,8 @@ export interface FunctionsOptions {
   port?: number;
   host?: string;
   log?: (line: string) => void;
+  /** Requests wait for this too (the database starting alongside); false answers 503. */
+  gate?: Promise<boolean>;
 }
 
 export interface FunctionsHandle {
@@ -93,10 +95,17 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
   let stopping = false;
 
   let markReady!: (ok: boolean) => void;
-  const ready = new Promise<boolean>((resolve) => (markReady = resolve));
+  const workersReady = new Promise<boolean>((resolve) => (markReady = resolve));
+  const ready = opts.gate ? Promise.all([workersReady, opts.gate]).then(([a, b]) => a && b) : workersReady;
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    void ready.then((ok) => (ok ? route(req, res) : sendJson(res, 503, 'starting', 'The functions are still starting.')));
+    void ready
+      .then((ok) => (ok ? route(req, res) : sendJson(res, 503, 'starting', 'The functions are still starting.')))
+      .catch((e: unknown) => {
+        // Only malformed request lines get here (e.g. a bad percent-escape in the function name).
+        if (!res.headersSent) sendJson(res, 400, 'bad_request', `Cannot route this request: ${(e as Error).message}`);
+        else res.destroy();
+      });
   });
   const route = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -112,13 +121,22 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
     const upstream = httpRequest(
       { socketPath: w.socketPath, method: req.method, path: `/${m[1]}${m[2] ?? ''}${url.search}`, headers },
       (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
+        const outHeaders = { ...up.headers };
+        if (!req.complete) {
+          // The function answered before reading the whole body (413, 401…): stop forwarding, discard the
+          // rest, and close the connection after this response so the client does not reuse a socket
+          // that is still mid-upload.
+          outHeaders.connection = 'close';
+          req.unpipe(upstream);
+          req.resume();
+        }
+        res.writeHead(up.statusCode ?? 502, outHeaders);
         up.pipe(res);
       },
     );
     upstream.on('error', (err) => {
       if (!res.headersSent) sendJson(res, 502, 'function_unreachable', `Function ${name} did not answer: ${err.message}`);
-      else res.destroy();
+      else if (!res.writableEnded) res.destroy();
     });
     req.pipe(upstream);
   };
@@ -173,7 +191,8 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
     child.stderr?.on('data', relay);
     child.on('exit', (code, signal) => {
       w.exited = true;
-      if (!stopping) log(`[${name}] exited (${signal ?? code})`);
+      // Ctrl-C reaches the Deno children too (same process group); only an unexpected exit is news.
+      if (!stopping && signal !== 'SIGINT' && signal !== 'SIGTERM') log(`[${name}] exited (${signal ?? code})`);
     });
     workers.set(name, w);
   }

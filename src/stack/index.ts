@@ -12,7 +12,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { openEmbedded, type Db } from '../db/engine.ts';
 import { migrate, projectRoot } from '../db/runner.ts';
-import { serveSocket } from '../db/socket.ts';
+import { freePort, serveSocket } from '../db/socket.ts';
 import { openMigrated } from '../db/template.ts';
 import { serveFunctions } from './functions.ts';
 import { LOCAL_JWT_SECRET, signApiKey } from './keys.ts';
@@ -71,39 +71,23 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
 
   try {
-    let db: Db;
-    if (dataDir === null) {
-      db = await openMigrated();
-    } else {
-      const dir = resolve(dataDir);
-      if (opts.reset) await rm(dir, { recursive: true, force: true });
-      const fresh = !existsSync(join(dir, 'PG_VERSION'));
-      db = await openEmbedded({ dataDir: dir });
-      cleanups.push(() => db.close());
-      const r = await migrate(db, { log });
-      if (r.applied.length) log(`applied ${r.applied.length} migration(s)`);
-      const seedPath = join(projectRoot, 'supabase', 'seed.sql');
-      if (fresh && opts.seed !== false && existsSync(seedPath)) {
-        await db.transaction(async (tx) => tx.exec(await readFile(seedPath, 'utf8')));
-        log('applied supabase/seed.sql');
-      }
-    }
-    if (dataDir === null) cleanups.push(() => db.close());
-
-    const socket = await serveSocket(db.pglite!, { host });
-    cleanups.push(() => socket.stop());
-    const proxy = await serveSessionProxy({ upstreamPort: socket.port, upstreamHost: host, port: opts.dbPort ?? 54322, host });
-    cleanups.push(() => proxy.stop());
-    const dbUrl = `postgresql://postgres:postgres@${host}:${proxy.port}/postgres`;
-
+    // The database (WASM start, data dir load, migration check) and the Deno workers (process start,
+    // module load) take about the same time and barely share a core, so they start side by side: the
+    // db port is fixed first, and the gateway holds requests until the database is up.
+    const dbPort = opts.dbPort === 0 ? await freePort() : (opts.dbPort ?? 54322);
+    const dbUrl = `postgresql://postgres:postgres@${host}:${dbPort}/postgres`;
     const anonKey = await signApiKey('anon', jwtSecret);
     const serviceRoleKey = await signApiKey('service_role', jwtSecret);
-    const fns = await serveFunctions({
+    let openGate!: (ok: boolean) => void;
+    const gate = new Promise<boolean>((r) => (openGate = r));
+
+    const functionsStarting = serveFunctions({
       root: projectRoot,
       ...(opts.functions ? { names: opts.functions } : {}),
       port: opts.apiPort ?? 54321,
       host,
       log,
+      gate,
       env: (apiUrl) => ({
         SUPABASE_URL: apiUrl,
         SUPABASE_DB_URL: dbUrl,
@@ -113,14 +97,49 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         // The session-lock proxy serializes batches anyway; a small pool keeps Deno from queuing on it.
         DB_POOL_MAX: '2',
       }),
+    }).then((f) => {
+      cleanups.push(() => f.stop());
+      return f;
     });
-    cleanups.push(() => fns.stop());
+
+    const databaseStarting = (async () => {
+      let db: Db;
+      if (dataDir === null) {
+        db = await openMigrated();
+        cleanups.push(() => db.close());
+      } else {
+        const dir = resolve(dataDir);
+        if (opts.reset) await rm(dir, { recursive: true, force: true });
+        const fresh = !existsSync(join(dir, 'PG_VERSION'));
+        db = await openEmbedded({ dataDir: dir });
+        cleanups.push(() => db.close());
+        const r = await migrate(db, { log });
+        if (r.applied.length) log(`applied ${r.applied.length} migration(s)`);
+        const seedPath = join(projectRoot, 'supabase', 'seed.sql');
+        if (fresh && opts.seed !== false && existsSync(seedPath)) {
+          await db.transaction(async (tx) => tx.exec(await readFile(seedPath, 'utf8')));
+          log('applied supabase/seed.sql');
+        }
+      }
+      const socket = await serveSocket(db.pglite!, { host });
+      cleanups.push(() => socket.stop());
+      const proxy = await serveSessionProxy({ upstreamPort: socket.port, upstreamHost: host, port: dbPort, host });
+      cleanups.push(() => proxy.stop());
+      return db;
+    })();
+
+    const [fnsResult, dbResult] = await Promise.allSettled([functionsStarting, databaseStarting]);
+    openGate(dbResult.status === 'fulfilled');
+    if (dbResult.status === 'rejected') throw dbResult.reason;
+    if (fnsResult.status === 'rejected') throw fnsResult.reason;
+    const fns = fnsResult.value;
+    const db = dbResult.value;
 
     return {
       apiUrl: fns.url,
       functionsUrl: `${fns.url}/functions/v1`,
       dbUrl,
-      dbPort: proxy.port,
+      dbPort,
       apiPort: fns.port,
       jwtSecret,
       anonKey,

@@ -16,6 +16,9 @@ export const sql = postgres(url, {
   // cannot keep named prepared statements apart.
   prepare: false,
   idle_timeout: 20,
+  // Every row leaves as jsonb built in SQL, so postgres.js needs no array-type catalogue lookup per
+  // connection (a catalog query that costs most of a cold first request on the local stack).
+  fetch_types: false,
   connect_timeout: 10,
   onnotice: () => {},
   connection: { application_name: 'advanced-json-chat-functions' },
@@ -33,3 +36,20 @@ export async function asCaller<T>(caller: Caller, fn: (tx: Tx) => Promise<T>): P
     return fn(tx);
   })) as T;
 }
+
+/**
+ * Opens a pooled connection while the worker boots instead of on the first request (a connection costs a
+ * startup exchange; on the local stack the database may still be starting, so retry briefly). Best effort:
+ * a failure here only means the first request connects itself.
+ */
+async function warmUp() {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    try {
+      await sql`select 1`;
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+void warmUp();

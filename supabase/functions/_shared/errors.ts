@@ -45,6 +45,10 @@ export function mapDbError(err: unknown): Mapped | null {
   const code = typeof e?.code === 'string' ? e.code : '';
   if (!code) return null;
   const api = API_CODES[code];
+  if (code === 'AJC01') {
+    // The SQL hint speaks of p_expected_version (psql users); HTTP callers send expected_version.
+    return { ...api!, message: `${e.message}. Reload the state (GET /agent-state) and save again with expected_version set to the version you read.` };
+  }
   if (api) return { ...api, message: withHint(e) };
   if (code.startsWith('AJ')) return { status: 422, code: 'rejected', message: withHint(e) };
   if (STALE_VERSION_CODES.has(code) || code === '40P01') {

@@ -93,11 +93,33 @@ export async function readJson(req: Request, opts: { optional?: boolean } = {}):
     if (opts.optional) return {};
     throw badRequest('invalid_json', 'This endpoint needs a JSON body.');
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw badRequest('invalid_json', 'The body is not valid JSON.');
   }
+  if (depthExceeds(value, MAX_JSON_DEPTH)) {
+    throw new HttpError(422, 'too_deep', `JSON nested deeper than ${MAX_JSON_DEPTH} levels is not accepted.`);
+  }
+  return value;
+}
+
+/** Deeper documents than this are refused: serializing them again (JSON.stringify, jsonb) recurses. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Iterative, so a hostile body cannot blow the stack while we measure it. */
+function depthExceeds(root: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
+      if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+    }
+  }
+  return false;
 }
 
 export interface RouteContext {

@@ -151,7 +151,7 @@ async function snapshot(req: Request, id: string, caller: Caller): Promise<Respo
             and ($2::text::uuid[] is null or m.id = any ($2::text::uuid[]))
           order by m.created_at desc, m.id desc
           limit case when $2::text::uuid[] is null then $3::int else null end)
-       select coalesce(array_agg(id order by created_at, id), '{}') as ids, count(*)::int as n,
+       select coalesce(array_agg(id order by created_at, id), '{}')::text as ids, count(*)::int as n,
               to_jsonb(min(created_at)) #>> '{}' as first_at, to_jsonb(max(created_at)) #>> '{}' as last_at,
               coalesce(sum(case when jsonb_typeof(metadata -> 'tokens') = 'number'
                                 then floor((metadata ->> 'tokens')::numeric) else 0 end), 0)::bigint as tokens
@@ -182,7 +182,7 @@ async function snapshot(req: Request, id: string, caller: Caller): Promise<Respo
         id,
         agent.id,
         session.user_id,
-        uuidArray(win!.ids as string[]),
+        win!.ids as string,
         win!.first_at,
         win!.last_at,
         uuidArray(b.memory_ids),
