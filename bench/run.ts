@@ -1,12 +1,13 @@
 /**
  * npm run bench [-- --quick] [--only backfill,page,…] [--out bench/results.json] [--docs docs/benchmarks.md] [--no-docs]
+ *                [--render results.json]   (regenerate the docs section from a result file; measures nothing)
  *
  * Runs every scenario (bench/scenarios/*.ts) in this process, one after the other, writes results.json and
  * regenerates the results section of docs/benchmarks.md. A scenario whose pieces are missing, or that fails,
  * is recorded as "not measured: <reason>" and the others still run.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +110,13 @@ if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
     for (const o of only ?? []) if (!(o in scenarios)) throw new UsageError(`unknown scenario ${o}; known: ${Object.keys(scenarios).join(', ')}`);
     const out = typeof flags.out === 'string' ? resolve(flags.out) : join(projectRoot, 'bench', 'results.json');
     const docs = flags['no-docs'] === true ? null : typeof flags.docs === 'string' ? resolve(flags.docs) : join(projectRoot, 'docs', 'benchmarks.md');
+    if (typeof flags.render === 'string') {
+      // --render results.json: regenerate the docs section from an existing result file, measure nothing
+      const res = JSON.parse(await readFile(resolve(flags.render), 'utf8')) as BenchResults;
+      if (docs) await updateDocs(docs, res);
+      defaultLog(`rendered ${flags.render} into ${docs}`);
+      return;
+    }
     const res = await runBench({ mode, ...(only ? { only } : {}) });
     await writeResults(res, out, docs);
     defaultLog(`wrote ${out}${docs ? ` and ${docs}` : ''} in ${res.machine.duration_s} s`);

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BEGIN, END } from '../bench/report.ts';
+import { markers } from '../bench/report.ts';
 import { runBench, scenarios, writeResults, type BenchResults } from '../bench/run.ts';
 
 const figure = expect.objectContaining({ median: expect.any(Number), min: expect.any(Number), max: expect.any(Number), n: expect.any(Number) });
@@ -86,7 +86,8 @@ describe('bench harness (toy sizes)', () => {
   it('writes results.json and regenerates only the marked part of the docs', async () => {
     const out = join(dir, 'results.json');
     const docs = join(dir, 'benchmarks.md');
-    await writeFile(docs, `# Benchmarks\n\nhand-written intro\n\n${BEGIN}\nstale\n${END}\n\nhand-written analysis\n`);
+    const { begin, end } = markers('toy');
+    await writeFile(docs, `# Benchmarks\n\nhand-written intro\n\n${begin}\nstale\n${end}\n\nhand-written analysis\n`);
     await writeResults(res, out, docs);
     const json = JSON.parse(await readFile(out, 'utf8'));
     expect(Object.keys(json)).toEqual(['machine', 'scenarios']);

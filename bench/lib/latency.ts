@@ -25,14 +25,17 @@ export async function measureLatency<T>(
   targets: T[],
   reps: number,
   onResult?: (variant: string, target: T, value: unknown) => void,
+  warmup = 1,
 ): Promise<Record<string, LatencyFigures>> {
   const perRep = new Map<string, { p50: number[]; p95: number[]; mean: number[]; cpu: number[] }>(
     variants.map((v) => [v.name, { p50: [], p95: [], mean: [], cpu: [] }]),
   );
   // one untimed warm-up pass: plans cached, pages in memory (a server would be warm too)
   for (const v of variants) {
-    await v.before?.();
-    await v.run(targets[0]!);
+    for (let w = 0; w < warmup; w++) {
+      await v.before?.();
+      await v.run(targets[w % targets.length]!);
+    }
   }
   for (let rep = 0; rep < reps; rep++) {
     const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));

@@ -71,6 +71,9 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
         { name: 'v2_page', run: (t) => db.query(V2_PAGE, [t.conv]) },
         { name: 'pk_lookup', run: (t) => db.query(V2_PK, [t.pk]) },
         { name: 'legacy_page', run: (t) => db.query(LEGACY_PAGE, [t.conv]) },
+        // the same two queries aggregated in the database: the executor's work without shipping rows to JS
+        { name: 'v2_page_in_db', run: (t) => db.query(`select count(*), sum(octet_length(s.content::text)) from (${V2_PAGE}) s`, [t.conv]) },
+        { name: 'pk_lookup_in_db', run: (t) => db.query(`select count(*), sum(octet_length(s.content::text)) from (${V2_PK}) s`, [t.pk]) },
         { name: 'api_page', run: (t) => db.query(API_PAGE, [t.conv, null, null, 51]) },
         { name: 'api_pk_lookup', run: (t) => db.query(API_PK, [t.pk]) },
       ],
@@ -94,6 +97,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
         v2_page_over_pk: ratio(lat.v2_page!.p50_ms, lat.pk_lookup!.p50_ms),
         v2_page_over_legacy_page: ratio(lat.v2_page!.p50_ms, lat.legacy_page!.p50_ms),
         api_page_over_api_pk: ratio(lat.api_page!.p50_ms, lat.api_pk_lookup!.p50_ms),
+        in_db_page_over_pk: ratio(lat.v2_page_in_db!.p50_ms, lat.pk_lookup_in_db!.p50_ms),
       },
       plan_v2_page: plan,
     };

@@ -135,11 +135,13 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   if (!existsSync(join(projectRoot, 'src', 'stack', 'index.ts')) || !existsSync(join(projectRoot, 'supabase', 'functions', 'messages'))) {
     return notMeasured('the local stack (src/stack, supabase/functions/messages) is not in this checkout');
   }
-  const cold: Record<string, { printed: number[]; first200: number[] }> = { memory: { printed: [], first200: [] }, fresh_data_dir: { printed: [], first200: [] } };
+  const cold: Record<string, { printed: number[]; first200: number[] }> = { memory: { printed: [], first200: [] } };
+  if (cfg.stack.freshDataDir) cold.fresh_data_dir = { printed: [], first200: [] };
   let kept: Started | null = null;
   try {
     for (let rep = 0; rep < cfg.stack.coldStarts; rep++) {
-      for (const variant of rep % 2 ? ['fresh_data_dir', 'memory'] : ['memory', 'fresh_data_dir']) {
+      const variants = cfg.stack.freshDataDir ? ['memory', 'fresh_data_dir'] : ['memory'];
+      for (const variant of rep % 2 ? [...variants].reverse() : variants) {
         const dir = variant === 'fresh_data_dir' ? await mkdtemp(join(tmpdir(), 'ajc-bench-')) : null;
         const args = [...(dir ? ['--data-dir', dir, '--reset'] : ['--memory']), '--db-port', '0', '--api-port', '0'];
         const r = await coldStart(args);
