@@ -40,6 +40,8 @@ export interface BenchOptions {
   log?: (msg: string) => void;
   /** Adjust the mode's configuration (the smoke test shrinks it further). */
   tweak?: (cfg: BenchConfig) => void;
+  /** Called after every scenario with the results so far (the CLI saves them, so a long run that is stopped keeps what it measured). */
+  onProgress?: (partial: BenchResults) => Promise<void>;
 }
 
 export interface BenchResults {
@@ -90,6 +92,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     }
     results[name]!.duration_s = round((performance.now() - s0) / 1000);
     log(`${name}: done in ${Math.round((performance.now() - s0) / 1000)} s (${results[name]!.status})`);
+    if (opts.onProgress) {
+      const pending = Object.fromEntries(
+        Object.keys(scenarios)
+          .filter((k) => !(k in results))
+          .map((k) => [k, { status: 'not measured' as const, notes: ['not measured: the run stopped before this scenario'], goals: [] }]),
+      );
+      await opts.onProgress({ machine: { ...machine, load_avg_end: loadavg().map((x) => round(x)), duration_s: round((performance.now() - t0) / 1000) }, scenarios: { ...results, ...pending } });
+    }
   }
   machine.load_avg_end = loadavg().map((x) => round(x));
   machine.duration_s = round((performance.now() - t0) / 1000);
@@ -117,7 +127,7 @@ if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
       defaultLog(`rendered ${flags.render} into ${docs}`);
       return;
     }
-    const res = await runBench({ mode, ...(only ? { only } : {}) });
+    const res = await runBench({ mode, ...(only ? { only } : {}), onProgress: (partial) => writeResults(partial, out, docs) });
     await writeResults(res, out, docs);
     defaultLog(`wrote ${out}${docs ? ` and ${docs}` : ''} in ${res.machine.duration_s} s`);
   });
