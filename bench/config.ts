@@ -71,8 +71,8 @@ export function configFor(mode: Mode): BenchConfig {
     reps: 5,
     backfill: {
       sizes: [
-        { rows: 10_000, reps: 5, offset: 'run', offsetSleepRun: true },
-        { rows: 100_000, reps: 3, offset: 'sampled', offsetSleepRun: false },
+        { rows: 10_000, reps: 3, offset: 'run', offsetSleepRun: true },
+        { rows: 100_000, reps: 2, offset: 'sampled', offsetSleepRun: false },
       ],
       keysetBatch: 5000,
       offsetBatch: 1000,
@@ -84,7 +84,7 @@ export function configFor(mode: Mode): BenchConfig {
     state: { streams: 200, versionsPerStream: 50, ops: 300 },
     stack: { enabled: true, coldStarts: 3, clients: 50, requestsPerClient: 4, freshDataDir: true },
     notes: [
-      'full: backfill at 10k (5 reps) and 100k (3 reps); 1M is not run — converting 1M rows three ways × 3 reps in single-threaded WASM is hours, beyond the 30-minute budget; at 100k the OFFSET baseline is timed by sampling pages at 5 offsets and integrating, and its with-sleep figure is derived (no-sleep + 0.1 s × batches)',
+      'full: backfill at 10k (3 reps) and 100k (2 reps) — fewer than 5 because the machine was shared with five other test-running sessions (load ≈ 15–25 on 2 cores); 1M is not run — converting 1M rows three ways × 3 reps in single-threaded WASM is hours, beyond the 30-minute budget; at 100k the OFFSET baseline is timed by sampling pages at 5 offsets and integrating, and its with-sleep figure is derived (no-sleep + 0.1 s × batches)',
       'full: page among 100k v2 messages (issue: 1M)',
       'full: vector at 10k memories (issue: 100k) — building HNSW over 3k × 1536 already takes ~40 s in single-threaded WASM on this machine; 100k alone would exceed the 30-minute budget',
       'full: stack cold start measured 3× per variant (not 5); 50 clients × 4 requests per endpoint per repetition',

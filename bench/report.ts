@@ -55,10 +55,17 @@ export function renderResults(res: Any): string {
   // goals summary
   const goalRows: string[][] = [];
   for (const [name, s] of Object.entries<Any>(res.scenarios)) {
-    if (s.status !== 'measured') goalRows.push([name, s.notes?.[0] ?? 'not measured', '', '', '']);
-    for (const g of s.goals ?? []) goalRows.push([name, g.name, g.target, n(g.value), met(g)]);
+    if (s.status !== 'measured') goalRows.push([name, s.notes?.[0] ?? 'not measured', '', '', '', '']);
+    for (const g of s.goals ?? []) goalRows.push([name, g.name, g.target, n(g.value), n((g as Any).wall), met(g)]);
   }
-  out.push('### Goals', '', table(['scenario', 'measure', 'goal', 'result', ''], goalRows), '');
+  out.push(
+    '### Goals',
+    '',
+    'Decided on the CPU-time ratio where one exists (the machine was shared; see Method); the wall-clock ratio is shown next to it.',
+    '',
+    table(['scenario', 'measure', 'goal', 'result', 'wall-clock ratio', ''], goalRows),
+    '',
+  );
 
   const b = res.scenarios.backfill;
   out.push('### backfill', '');
@@ -98,7 +105,7 @@ export function renderResults(res: Any): string {
       ),
       '',
     );
-    const proj = b.sizes.filter((s: Any) => s.projection_1m);
+    const proj = b.sizes.filter((s: Any) => s.projection_1m && s.rows >= 10_000 && s.projection_1m.offset_batch_ms_per_1000_skipped_rows > 0);
     if (proj.length) {
       out.push(
         table(

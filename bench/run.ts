@@ -1,6 +1,7 @@
 /**
  * npm run bench [-- --quick] [--only backfill,page,…] [--out bench/results.json] [--docs docs/benchmarks.md] [--no-docs]
  *                [--render results.json]   (regenerate the docs section from a result file; measures nothing)
+ *                [--merge a.json,b.json]   (combine runs of disjoint --only groups into --out and the docs)
  *
  * Runs every scenario (bench/scenarios/*.ts) in this process, one after the other, writes results.json and
  * regenerates the results section of docs/benchmarks.md. A scenario whose pieces are missing, or that fails,
@@ -17,6 +18,7 @@ import { configFor, type BenchConfig, type Mode } from './config.ts';
 import { engineVersions, openMigrated } from './lib/db.ts';
 import { log as defaultLog, machineBasics, round } from './lib/stats.ts';
 import type { ScenarioContext, ScenarioResult } from './lib/types.ts';
+import { applyGoals } from './goals.ts';
 import { updateDocs } from './report.ts';
 import * as backfill from './scenarios/backfill.ts';
 import * as dualWrite from './scenarios/dual_write.ts';
@@ -107,6 +109,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
 }
 
 export async function writeResults(res: BenchResults, out: string, docs: string | null): Promise<void> {
+  applyGoals(res);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, `${JSON.stringify(res, null, 2)}\n`);
   if (docs) await updateDocs(docs, res);
@@ -120,9 +123,30 @@ if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
     for (const o of only ?? []) if (!(o in scenarios)) throw new UsageError(`unknown scenario ${o}; known: ${Object.keys(scenarios).join(', ')}`);
     const out = typeof flags.out === 'string' ? resolve(flags.out) : join(projectRoot, 'bench', 'results.json');
     const docs = flags['no-docs'] === true ? null : typeof flags.docs === 'string' ? resolve(flags.docs) : join(projectRoot, 'docs', 'benchmarks.md');
+    if (typeof flags.merge === 'string') {
+      // --merge a.json,b.json: one result file from runs of disjoint scenario groups (--only), measured scenarios win
+      const parts = await Promise.all(flags.merge.split(',').map(async (f) => JSON.parse(await readFile(resolve(f), 'utf8')) as BenchResults));
+      const merged: BenchResults = { machine: { ...parts[0]!.machine }, scenarios: {} };
+      for (const p of parts) {
+        for (const [k, v] of Object.entries(p.scenarios)) {
+          if (!merged.scenarios[k] || (merged.scenarios[k]!.status !== 'measured' && v.status === 'measured')) merged.scenarios[k] = v;
+        }
+      }
+      merged.machine.duration_s = Math.max(...parts.map((p) => Number(p.machine.duration_s) || 0));
+      merged.machine.load_avg_end = parts.map((p) => p.machine.load_avg_end).pop();
+      merged.machine.notes = [
+        ...((parts[0]!.machine.notes as string[]) ?? []),
+        `ran as ${parts.length} concurrent processes, one per scenario group (${parts.map((p) => Object.entries(p.scenarios).filter(([, v]) => v.status === 'measured').map(([k]) => k).join('+')).join(' | ')}); duration = the longest`,
+      ];
+      await writeResults(merged, out, docs);
+      defaultLog(`merged ${parts.length} result files into ${out}`);
+      return;
+    }
     if (typeof flags.render === 'string') {
       // --render results.json: regenerate the docs section from an existing result file, measure nothing
       const res = JSON.parse(await readFile(resolve(flags.render), 'utf8')) as BenchResults;
+      applyGoals(res);
+      await writeFile(resolve(flags.render), `${JSON.stringify(res, null, 2)}\n`);
       if (docs) await updateDocs(docs, res);
       defaultLog(`rendered ${flags.render} into ${docs}`);
       return;

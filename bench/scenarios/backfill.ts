@@ -157,9 +157,13 @@ function fit(points: [number, number][]): { intercept: number; slope: number } {
 function project1M(offsetSamples: Sample[], keysetSamples: Sample[]) {
   const rows = 1_000_000;
   const series = offsetSamples.flatMap((s) => s.series ?? []);
+  // a line through a handful of noisy batches says nothing: fit only when the offsets span ≥ 10k rows
+  const span = Math.max(0, ...series.map((p) => p[0]));
+  if (new Set(series.map((p) => p[0])).size < 5 || span < 10_000) return null;
   const msPerRow = keysetSamples.map((s) => s.msPerRow ?? NaN).filter(Number.isFinite).sort((a, b) => a - b);
   if (series.length < 2 || msPerRow.length === 0) return null;
   const { intercept, slope } = fit(series);
+  if (!(slope > 0)) return null;
   const batches = rows / offsetBatch;
   let offsetMs = 0;
   for (let i = 0; i < batches; i++) offsetMs += Math.max(0, intercept + slope * i * offsetBatch);
