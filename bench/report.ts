@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Figure } from './lib/stats.ts';
 import type { Goal } from './lib/types.ts';
+import { projectCpu } from './goals.ts';
 
 /** One generated section per mode, so a quick run never erases the full run's table (and vice versa). */
 export function markers(mode: string): { begin: string; end: string } {
@@ -105,18 +106,18 @@ export function renderResults(res: Any): string {
       ),
       '',
     );
-    const proj = b.sizes.filter((s: Any) => s.projection_1m && s.rows >= 10_000 && s.projection_1m.offset_batch_ms_per_1000_skipped_rows > 0);
+    const proj = b.sizes.filter((s: Any) => s.offset_sampled && projectCpu(s));
     if (proj.length) {
       out.push(
         table(
-          ['projected to 1M from', 'OFFSET batch ms = a + b × skipped', 'keyset ms/row', 'keyset rows/s', 'OFFSET + sleep rows/s', 'OFFSET no sleep rows/s', 'a/b'],
+          ['projected to 1M from', 'OFFSET batch cost (fit)', 'CPU ms per OFFSET batch at offset 0', 'keyset rows/s (CPU)', 'OFFSET + sleep rows/s', 'OFFSET, no sleep', 'a/b'],
           proj.map((s: Any) => {
-            const p = s.projection_1m;
-            return [n(s.rows), `${n(p.offset_batch_ms_intercept)} + ${n(p.offset_batch_ms_per_1000_skipped_rows)} per 1000`, n(p.keyset_ms_per_row), n(p.keyset_rows_per_s), n(p.offset_rows_per_s), n(p.offset_nosleep_rows_per_s), n(p.keyset_over_offset)];
+            const p = projectCpu(s);
+            return [n(s.rows), `${n(s.projection_1m.offset_batch_ms_intercept)} ms + ${n(s.projection_1m.offset_batch_ms_per_1000_skipped_rows)} ms per 1000 skipped (wall)`, n(p.cpu_ms_per_batch_at_offset_0), n(p.keyset_rows_per_s), n(p.offset_rows_per_s), n(p.offset_nosleep_rows_per_s), n(p.keyset_over_offset)];
           }),
         ),
         '',
-        'A projection (linear fit of measured OFFSET batch cost against rows skipped; keyset at its measured flat per-row cost), not a measurement.',
+        'A projection, not a measurement: the sampled OFFSET pages give the shape of the batch cost (grows linearly with the rows skipped), the measured CPU total at this size its level, plus the seed\'s 0.1 s per batch; keyset at its measured flat CPU rate.',
         '',
       );
     }

@@ -22,6 +22,8 @@ export interface LegacyDataOptions {
   dirtyEvery?: number;
   /** Rows per INSERT statement (bounded memory). */
   chunk?: number;
+  /** Messages per conversation (default 25; 40 conversations are active at a time either way). */
+  perConversation?: number;
 }
 
 export interface LegacyData {
@@ -40,8 +42,8 @@ export function uuidFrom(s: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
-/** Conversation of message g (1-based): 40 concurrent conversations of 25 messages per block of 1000 ids. */
-export const conversationSql = `(((g - 1) % 40) + 40 * ((g - 1) / 1000))`;
+/** Conversation of message g (1-based): 40 concurrent conversations of $5 messages each, interleaved in id order. */
+export const conversationSql = `(((g - 1) % 40) + 40 * ((g - 1) / (40 * $5::int)))`;
 
 export async function createUsersAndAgents(db: Queryable, users: number): Promise<void> {
   await db.query(
@@ -104,7 +106,7 @@ export async function seedLegacyMessages(db: Queryable, opts: LegacyDataOptions)
               case when h % 50 = 0 then timestamptz '2025-01-01 00:00:00+00' + make_interval(secs => g * 3 + 60) end
          from generate_series($1::int, $2::int) as g
         cross join lateral (select ${conversationSql} as c, abs(hashint4(g)) as h) as x`,
-      [from, to, users, dirtyEvery],
+      [from, to, users, dirtyEvery, opts.perConversation ?? 25],
     );
   }
   await db.query(`select setval(pg_get_serial_sequence('public.chat_messages', 'id'), (select max(id) from public.chat_messages))`);

@@ -47,7 +47,8 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     }
     await loadBenchSql(db, 'seed_migrate_with_progress.sql');
     const rows = cfg.page.rows;
-    const seeded = await timed(() => seedLegacyMessages(db, { rows }));
+    // 200 messages per conversation, so "the newest 50" is a real LIMIT over a longer conversation
+    const seeded = await timed(() => seedLegacyMessages(db, { rows, perConversation: 200 }));
     const copied = await timed(() => db.query(`call public.run_chat_migration(20000)`));
     for (const t of ['chat_messages_v2', 'conversation_sessions', 'chat_message_attachments', 'chat_tool_calls']) {
       await db.query(`vacuum analyze public.${t}`);
