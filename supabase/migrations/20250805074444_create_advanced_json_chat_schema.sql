@@ -7,9 +7,9 @@
 --           tables public.conversation_sessions, chat_messages_v2, chat_message_revisions,
 --           chat_message_attachments, chat_tool_calls, agent_memories, agent_states, context_snapshots,
 --           state_checkpoints, policy_events; their indexes and policies; default privileges on functions.
--- Locks   : creates new tables only. The legacy tables (agents, chat_messages, chat_states) are referenced by
---           foreign keys, which takes a SHARE ROW EXCLUSIVE lock on public.agents for the length of this
---           transaction (blocks writes to agents for milliseconds, never reads). No rewrite of existing data.
+-- Locks   : creates new tables only. Foreign keys to public.agents and auth.users take a SHARE ROW EXCLUSIVE
+--           lock on those two tables until this transaction commits (writes — new agents, sign-ups — wait
+--           for milliseconds; reads never do). No rewrite of existing data; legacy chat tables untouched.
 -- Rollback: supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql — undoes the whole
 --           v2 family (20250805074444..20250805074449) and leaves legacy tables and data untouched.
 --
@@ -27,6 +27,9 @@ create extension if not exists vector with schema extensions;
  * Functions are not executable by everyone by default any more (Postgres grants EXECUTE to PUBLIC and the
  * platform grants it to anon/authenticated in public). From here on every function in this project is
  * granted explicitly — a forgotten grant fails closed instead of open.
+ * The global statement is the one that matters for PUBLIC (a per-schema REVOKE cannot undo a global default);
+ * it also covers functions of extensions that postgres creates later: grant the API roles what they need from
+ * those explicitly (the pgTAP test files do so for pgTAP). The rollback restores both defaults.
  */
 alter default privileges for role postgres revoke execute on functions from public;
 alter default privileges for role postgres in schema public revoke execute on functions from public, anon, authenticated;
