@@ -20,6 +20,7 @@ import {
   getStatus,
   listQuarantine,
   pause,
+  recentBatches,
   requireApi,
   resume,
   retryQuarantine,
@@ -186,6 +187,8 @@ async function cmdStatus(db: Db): Promise<number> {
   const s = await getStatus(db);
   console.log(formatRecord(s.raw));
   if (s.lastError) console.log(`\nlast error: ${s.lastError}`);
+  const batches = await recentBatches(db, 5);
+  if (batches.length) console.log(`\nlast batches of this run:\n${formatTable(batches)}`);
   return 0;
 }
 

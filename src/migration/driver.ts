@@ -380,6 +380,19 @@ export async function verify(db: Queryable): Promise<{ ok: boolean; rows: Verify
   return { ok: rows.length > 0 && rows.every((r) => r.ok), rows };
 }
 
+/** The latest run's last batches from the ledger's batch log (newest first). */
+export async function recentBatches(db: Queryable, limit = 5): Promise<Record<string, unknown>[]> {
+  return call(
+    db,
+    `select b.batch_number, b.phase, b.first_id, b.last_id, b.migrated, b.quarantined, b.row_by_row,
+            round(b.milliseconds)::bigint as ms, b.at
+       from chat_migration.batches b
+      where b.run_id = (select max(r.id) from chat_migration.runs r where r.name = 'chat_messages')
+      order by b.batch_number desc limit $1`,
+    [limit],
+  );
+}
+
 export async function pause(db: Queryable): Promise<void> {
   await call(db, `select public.pause_chat_migration()`);
 }

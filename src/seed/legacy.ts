@@ -4,9 +4,10 @@
  * Used by `npm run seed:legacy`, by the data-migration tests and by the benchmarks. Every value comes
  * from one seeded PRNG, so the same options give byte-identical tables (same ids on a fresh database).
  *
- * Speed: rows are generated in JavaScript in chunks and sent as ONE json parameter per chunk,
- * expanded server-side by `json_to_recordset` — one INSERT … SELECT per chunk, no per-row round trip.
- * 50 kB texts travel as a short text plus a repeat count, expanded in SQL.
+ * Speed: rows are generated in JavaScript in chunks and written with one statement per chunk — on PGlite a
+ * COPY from an in-memory blob, elsewhere (postgres.js) ONE json parameter expanded by `json_to_recordset`
+ * (cast `$1::text::json`: postgres.js would JSON-encode again a value it sees typed as json). Per-row FK
+ * checks are skipped where safe (see `skipTriggers`). 50 kB texts travel as a short text plus a repeat count.
  *
  * Dirt: with probability `dirtyRate` a message gets exactly one dirt kind (see `messageDirtKinds`), so
  * the result can say exactly how many rows the migration must quarantine and why.
@@ -293,7 +294,7 @@ export async function seedLegacy(db: SeedTarget, opts: SeedOptions): Promise<See
     await writer.query(
       `insert into auth.users (id, email, aud, role, created_at, updated_at)
        select r.id, r.email, 'authenticated', 'authenticated', r.created_at, r.created_at
-       from json_to_recordset($1::json) as r(id uuid, email text, created_at timestamptz)`,
+       from json_to_recordset($1::text::json) as r(id uuid, email text, created_at timestamptz)`,
       [JSON.stringify(userRows.slice(i, i + chunkSize))],
     );
   }
@@ -301,7 +302,7 @@ export async function seedLegacy(db: SeedTarget, opts: SeedOptions): Promise<See
     await writer.query(
       `insert into public.agents (id, owner_id, name, config, created_at)
        select r.id, r.owner_id, r.name, r.config, r.created_at
-       from json_to_recordset($1::json) as r(id uuid, owner_id uuid, name text, config jsonb, created_at timestamptz)`,
+       from json_to_recordset($1::text::json) as r(id uuid, owner_id uuid, name text, config jsonb, created_at timestamptz)`,
       [JSON.stringify(agentRows.slice(i, i + chunkSize))],
     );
   }
@@ -430,7 +431,7 @@ export async function seedLegacy(db: SeedTarget, opts: SeedOptions): Promise<See
     await writer.query(
       `insert into public.chat_states (conversation_id, user_id, agent_id, content, updated_at)
        select r.conversation_id, r.user_id, r.agent_id, r.content, r.updated_at
-       from json_to_recordset($1::json) as r(conversation_id uuid, user_id uuid, agent_id uuid, content text, updated_at timestamptz)`,
+       from json_to_recordset($1::text::json) as r(conversation_id uuid, user_id uuid, agent_id uuid, content text, updated_at timestamptz)`,
       [JSON.stringify(stateRows.slice(i, i + chunkSize))],
     );
   }
@@ -649,7 +650,7 @@ async function makeWriter(db: SeedTarget, skipTriggers: boolean | undefined): Pr
        select r.conversation_id, r.user_id, r.agent_id, r.role,
               case when r.rep > 1 then repeat(r.content, r.rep) else r.content end,
               r.attachments, r.tool_calls, r.partial_tool_calls, r.metadata, r.created_at, r.updated_at
-       from json_to_recordset($1::json) as r(conversation_id uuid, user_id uuid, agent_id uuid, role text, content text,
+       from json_to_recordset($1::text::json) as r(conversation_id uuid, user_id uuid, agent_id uuid, role text, content text,
             rep int, attachments jsonb, tool_calls jsonb, partial_tool_calls jsonb, metadata jsonb,
             created_at timestamptz, updated_at timestamptz)`,
       [JSON.stringify(rows)],

@@ -3,17 +3,20 @@
 -- Purpose : move public.chat_messages / public.chat_states onto the v2 tables while the app keeps writing,
 --           resumably (keyset checkpoint in a ledger), verifiably (verify_chat_migration) and reversibly
 --           (dual_write mirrors both directions, so legacy stays complete until finalize).
--- Objects : schema chat_migration (runs, batches, mode, mode_changes, quarantine + internal functions);
+-- Objects : schema chat_migration (runs, batches, mode, mode_changes, quarantine, migrated_states + internal
+--           functions); schema chat_archive only when finalize_chat_migration() runs;
 --           public API functions migrate_with_progress, migrate_chat_messages, migrate_chat_messages_batch,
 --           procedure run_chat_migration, migrate_chat_states, verify_chat_migration, set_chat_schema_mode,
 --           finalize_chat_migration, chat_migration_status, pause_/resume_chat_migration,
---           list_chat_migration_quarantine, retry_chat_migration_quarantine;
---           triggers on public.chat_messages, chat_messages_v2, chat_message_attachments, chat_tool_calls,
+--           list_chat_migration_quarantine, retry_chat_migration_quarantine, repair_chat_migration;
+--           triggers on public.chat_messages, chat_states, chat_messages_v2, chat_message_attachments,
+--           chat_tool_calls,
 --           all created DISABLED (mode 'legacy' writes nothing extra until set_chat_schema_mode enables them).
 -- Locks   : creates new objects only; creating the (disabled) triggers takes a brief SHARE ROW EXCLUSIVE lock on
 --           the legacy and v2 tables, no rewrite. Mode changes later take the same brief lock (lock_timeout 5s).
 -- Rollback: supabase/rollbacks/20250806000000_create_chat_data_migration.down.sql
 --           (the v2 rollback, 20250805074444_*.down.sql, removes these objects too).
+-- Docs    : docs/data-migration-sql.md (API reference), docs/runbook.md (operations).
 
 /** Everything the migration remembers; not exposed through the API (PostgREST serves public only). */
 create schema chat_migration;
@@ -101,6 +104,12 @@ create table chat_migration.quarantine (
 -- One open entry per source row; the anti-joins of the sweep and of verify use it.
 create unique index quarantine_open_source_idx on chat_migration.quarantine (source_table, source_id)
   where resolved_at is null;
+
+comment on table chat_migration.runs is 'Data-migration runs (Stripe pattern): checkpoint, fixed upper bound, status.';
+comment on table chat_migration.batches is 'One row per backfill batch: id range, migrated, quarantined, milliseconds.';
+comment on table chat_migration.mode is 'The chat schema mode (legacy | dual_write | v2_only); singleton.';
+comment on table chat_migration.mode_changes is 'Every chat schema mode change, who made it and what it copied.';
+comment on table chat_migration.quarantine is 'Legacy rows that could not be converted, with the full original row and the reason.';
 
 revoke all on all tables in schema chat_migration from public, anon, authenticated;
 grant select, insert, update, delete on all tables in schema chat_migration to service_role;
@@ -214,9 +223,9 @@ $$;
 
 /**
  * Why a legacy message cannot be converted, or null when it can (SPEC §6). Written as one expression over
- * C functions (jsonpath, lax mode: a missing key or a non-object element yields an empty sequence, which the
- * negated comparison flags) so the planner inlines it into the batch statement; only flagged rows pay for
- * message_problem_detail's element-by-element reason.
+ * C functions (jsonpath) so the planner inlines it into the batch statement; only flagged rows pay for
+ * message_problem_detail's element-by-element reason. test/datamig/validation.test.ts checks with random
+ * inputs that both always agree.
  */
 create function chat_migration.message_problem(
   legacy_role text, metadata jsonb, attachments jsonb, tool_calls jsonb, partial_tool_calls jsonb)
@@ -233,12 +242,18 @@ as $$
          or jsonb_typeof(attachments) not in ('array', 'null')
          or jsonb_typeof(tool_calls) not in ('array', 'null')
          or jsonb_typeof(partial_tool_calls) not in ('array', 'null')
+         -- strict: any element that is not an object (lax would unwrap a nested array into nothing);
+         -- lax: an object element whose key is missing or not a string (missing key = empty sequence).
+         -- silent => true: never raise, whatever the planner evaluates first.
+         or coalesce(jsonb_path_exists(attachments, 'strict $[*] ? (@.type() != "object")', '{}', true), false)
          or coalesce(jsonb_path_exists(attachments,
-              'lax $[*] ? (!(@.type() == "object") || !(@.name.type() == "string") || !(@.storageId.type() == "string"))'), false)
+              'lax $[*] ? (!(@.name.type() == "string") || !(@.storageId.type() == "string"))', '{}', true), false)
+         or coalesce(jsonb_path_exists(tool_calls, 'strict $[*] ? (@.type() != "object")', '{}', true), false)
          or coalesce(jsonb_path_exists(tool_calls,
-              'lax $[*] ? (!(@.type() == "object") || !(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))'), false)
+              'lax $[*] ? (!(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))', '{}', true), false)
+         or coalesce(jsonb_path_exists(partial_tool_calls, 'strict $[*] ? (@.type() != "object")', '{}', true), false)
          or coalesce(jsonb_path_exists(partial_tool_calls,
-              'lax $[*] ? (!(@.type() == "object") || !(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))'), false)
+              'lax $[*] ? (!(@.toolCallId.type() == "string") || !(@.toolName.type() == "string"))', '{}', true), false)
       then chat_migration.message_problem_detail(legacy_role, metadata, attachments, tool_calls, partial_tool_calls)
   end
 $$;
@@ -329,6 +344,9 @@ $$;
 create function chat_migration.copy_messages(ids bigint[], out migrated integer, out quarantined integer)
 language plpgsql
 set search_path = ''
+-- Planning this statement costs more than running it for one row (the dual-write trigger's case); its plan does
+-- not depend on the ids (index probes per row, no joins between CTEs), so plan it once per session.
+set plan_cache_mode = force_generic_plan
 as $$
 declare
   prev_guard text := coalesce(current_setting('chat_migration.mirroring', true), '');
@@ -596,6 +614,11 @@ begin
                    'stop it with select pause_chat_migration(), or wait and retry.';
   end if;
   perform chat_migration.assert_not_finalized();
+  if (select x.mode from chat_migration.mode x) = 'v2_only' then
+    -- legacy is read-only and v2 is the source of truth: copying would revert v2 edits
+    raise notice 'chat schema mode is v2_only: legacy cannot change, nothing to migrate';
+    return 0;
+  end if;
 
   select * into r from chat_migration.runs where name = 'chat_messages' order by id desc limit 1 for update;
 
@@ -783,9 +806,12 @@ begin
       get stacked diagnostics err = message_text, err_state = returned_sqlstate, err_hint = pg_exception_hint;
     end;
     if err is not null then
-      -- the failed batch rolled back; record why, keep the checkpoint, and stop
-      update chat_migration.runs set status = 'failed', last_error = err, updated_at = now()
-       where id = (select r.id from chat_migration.latest_run() r) and status = 'running';
+      -- the failed batch rolled back; record why (unless it only met another run's lock: that run is
+      -- fine), keep the checkpoint, and stop
+      if err_state <> '55P03' then
+        update chat_migration.runs set status = 'failed', last_error = err, updated_at = now()
+         where id = (select r.id from chat_migration.latest_run() r) and status = 'running';
+      end if;
       commit;
       raise exception 'chat migration stopped: %', err
         using errcode = err_state,
@@ -913,6 +939,12 @@ declare
   gone integer;
 begin
   perform chat_migration.assert_not_finalized();
+  if (select x.mode from chat_migration.mode x) = 'v2_only' then
+    raise exception 'cannot retry quarantined rows while the chat schema mode is v2_only'
+      using errcode = '55000',
+            hint = 'Legacy rows cannot be fixed while legacy is read-only. Switch back with '
+                   'select set_chat_schema_mode(''dual_write''), fix the rows, retry, then switch again.';
+  end if;
   update chat_migration.quarantine q set retried_at = now() where q.resolved_at is null;
   get diagnostics retried = row_count;
 
@@ -987,6 +1019,7 @@ create table chat_migration.migrated_states (
   memories integer not null,
   history_messages integer not null
 );
+comment on table chat_migration.migrated_states is 'chat_states rows already migrated (exactly-once per conversation).';
 revoke all on chat_migration.migrated_states from public, anon, authenticated;
 grant select, insert, update, delete on chat_migration.migrated_states to service_role;
 
@@ -1464,7 +1497,10 @@ begin
       from public.chat_messages m
   ),
   v as materialized (
-    select v.*, (since is not null and greatest(coalesce(v.updated_at, v.created_at),
+    select v.*,
+           case when v.content ->> 'type' = 'text' then v.content ->> 'text'
+                else chat_migration.content_text(v.content) end as v_text,
+           (since is not null and greatest(coalesce(v.updated_at, v.created_at),
                                                 coalesce(v.deleted_at, v.created_at)) > since) as superseded
       from public.chat_messages_v2 v
      where v.legacy_id is not null
@@ -1498,21 +1534,24 @@ begin
             and v.agent_id is not distinct from l.agent_id
             and v.role = chat_migration.map_role(l.role)
             and v.created_at = l.created_at
-            and chat_migration.content_text(v.content) = l.body
+            and v.v_text = l.body
             and v.content ->> 'type' in ('text', 'parts')
             -- metadata kept as is; tokens either the ones the backfill computed or the same on both sides
             -- (rows the app wrote through v2 need not carry tokens at all)
             and (v.metadata - 'tokens') = (coalesce(l.metadata, '{}'::jsonb) - 'tokens')
             and (v.metadata -> 'tokens' = chat_migration.v2_metadata(l.metadata, l.body) -> 'tokens'
                  or v.metadata -> 'tokens' is not distinct from l.metadata -> 'tokens')) as same_row,
-           chat_migration.legacy_attachments_norm(l.attachments) as l_att,
+           -- the CASEs keep the common row (no arrays, text content) off the non-inlinable helpers
+           case when l.attachments is null then '[]'::jsonb
+                else chat_migration.legacy_attachments_norm(l.attachments) end as l_att,
            coalesce(va.items, '[]'::jsonb) as v_att,
-           chat_migration.legacy_tool_calls_norm(l.tool_calls, l.partial_tool_calls) as l_tc,
+           case when l.tool_calls is null and l.partial_tool_calls is null then '[]'::jsonb
+                else chat_migration.legacy_tool_calls_norm(l.tool_calls, l.partial_tool_calls) end as l_tc,
            coalesce(vt.items, '[]'::jsonb) as v_tc,
            md5(concat_ws('|', l.id, chat_migration.map_role(l.role), l.body, l.created_at, l.user_id, l.agent_id))
              as l_hash,
            case when v.id is not null and v.deleted_at is null then
-             md5(concat_ws('|', v.legacy_id, v.role, chat_migration.content_text(v.content), v.created_at, v.user_id,
+             md5(concat_ws('|', v.legacy_id, v.role, v.v_text, v.created_at, v.user_id,
                            v.agent_id)) end as v_hash
       from l
       left join v on v.legacy_id = l.id

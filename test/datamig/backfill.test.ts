@@ -132,6 +132,24 @@ describe('backfill (migrate_chat_messages_batch)', () => {
     expect(await invariantViolations(db)).toEqual([]);
   });
 
+  it('a batch that fails outright marks the run failed with last_error; resume continues from the checkpoint', async () => {
+    db = await openMigrated();
+    const seeded = await seedLegacy(db, 2);
+    await db.query(`select public.migrate_chat_messages_batch(10)`);
+    await db.query(`alter table chat_migration.quarantine rename to quarantine_gone`); // not even row by row works now
+    await expect(db.query(`call public.run_chat_migration(10)`)).rejects.toThrow(/chat migration stopped: .*quarantine/);
+    await db.query(`alter table chat_migration.quarantine_gone rename to quarantine`);
+    const st = await one<{ status: string; last_error: string; cursor: string }>(`select status, last_error, cursor from public.chat_migration_status()`);
+    expect(st.status).toBe('failed');
+    expect(st.last_error).toMatch(/quarantine/);
+    expect(Number(st.cursor)).toBe(seeded.ids[9]); // the failed batch rolled back whole
+    expect(await invariantViolations(db)).toEqual([]);
+    expect(await one(`select public.resume_chat_migration() as s`)).toEqual({ s: 'running' });
+    await db.query(`call public.run_chat_migration(10)`);
+    expect(await one(`select status, last_error from public.chat_migration_status()`)).toEqual({ status: 'completed', last_error: null });
+    expect(await one(`select count(*)::int as n from public.chat_messages_v2`)).toEqual({ n: seeded.goodIds.length });
+  });
+
   it('the sweep catches rows committed behind the cursor and rows written while mode was legacy', async () => {
     db = await openMigrated();
     const seeded = await seedLegacy(db, 1);

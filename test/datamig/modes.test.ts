@@ -165,6 +165,13 @@ describe('v2_only, finalize', () => {
       tx.query(`update public.chat_messages set content = 'x' where id = $1`, [s.goodIds[0]]))).rejects.toMatchObject(err);
     await expect(db.query(`update public.chat_states set content = '{}'`)).rejects.toMatchObject(err);
 
+    // the backfill cannot revert v2 edits in v2_only
+    await db.query(`update public.chat_messages_v2 set content = '{"type":"text","text":"v2 is newer"}' where legacy_id = $1`, [s.goodIds[0]]);
+    expect(await one(db, `select public.migrate_chat_messages_batch(100) as n`)).toEqual({ n: 0 });
+    expect(await one(db, `select public.migrate_chat_messages() as n`)).toMatchObject({ n: expect.anything() });
+    expect(await one(db, `select content ->> 'text' as t from public.chat_messages_v2 where legacy_id = $1`, [s.goodIds[0]])).toEqual({ t: 'v2 is newer' });
+    await expect(db.query(`select * from public.retry_chat_migration_quarantine()`)).rejects.toThrow(/v2_only/);
+
     // v2 keeps working without mirroring
     const m = await appInsertV2(s, 0, { type: 'text', text: 'written in v2_only' });
     expect(m.legacy_id).toBeNull();

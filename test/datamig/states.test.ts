@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/engine.ts';
+import { rollback } from '../../src/db/runner.ts';
 import { openMigrated } from '../helpers/db.ts';
 import { goodState, insertLegacy, insertState, seedLegacy } from './fixtures.ts';
 
@@ -97,5 +98,9 @@ describe('migrate_chat_states', () => {
     // a legacy write after this still mirrors (the guard was reset)
     const id = await insertLegacy(db, { conversation_id: s.conversationIds[0]!, user_id: s.userIds[0]!, role: 'user', content: 'after' });
     expect(await one(`select count(*)::int as n from public.chat_messages_v2 where legacy_id = $1`, [id])).toEqual({ n: 1 });
+    // and the v2 rollback accepts them (they came from chat_states, which keeps them)
+    await rollback(db, { version: '20250805074444' });
+    expect(await one(`select to_regclass('public.chat_messages_v2') as t`)).toEqual({ t: null });
+    expect(await one(`select count(*)::int as n from public.chat_messages`)).toEqual({ n: before.n + 1 });
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
+import { openPostgres, type Db } from '../../src/db/engine.ts';
+import { serveSocket } from '../../src/db/socket.ts';
 import { messageDirtKinds, quarantineDirtKinds, seedLegacy } from '../../src/seed/legacy.ts';
 import { openMigrated } from '../helpers/db.ts';
 
@@ -83,6 +84,25 @@ describe('seed:legacy generator', () => {
                'last_tool_result', 'conversation_history', 'memory_context']))::int as ok, count(*)::int as total
         from public.chat_states`);
     expect(states[0]!.ok).toBe(states[0]!.total - r.expectedQuarantine.states);
+  });
+
+  it('writes the same rows through postgres.js (json_to_recordset) as through PGlite COPY', async () => {
+    const opts = { conversations: 8, messages: 200, dirtyRate: 0.3, seed: 9 };
+    const viaCopy = await seedLegacy(db, opts);
+    expect(viaCopy.method).toMatch(/^copy/);
+    const fa = await fingerprint(db);
+    await empty();
+    const socket = await serveSocket(db.pglite!);
+    const remote = await openPostgres(socket.url, { max: 1 });
+    try {
+      const viaJson = await seedLegacy(remote, opts);
+      expect(viaJson.method).toMatch(/^json_to_recordset/);
+      expect(viaJson.expectedQuarantine).toEqual(viaCopy.expectedQuarantine);
+    } finally {
+      await remote.close();
+      await socket.stop();
+    }
+    expect(await fingerprint(db)).toEqual(fa);
   });
 
   it('with dirty rate 0 everything is clean', async () => {
