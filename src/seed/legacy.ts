@@ -598,10 +598,13 @@ const messageColumns = [
   'partial_tool_calls', 'metadata', 'created_at', 'updated_at',
 ] as const;
 
+const needsEscape = /[\\\n\r\t]/;
+
 /** COPY text format: tab-separated, \\N for null, backslash escapes. */
 function copyField(v: unknown): string {
   if (v === null || v === undefined) return '\\N';
   const s = typeof v === 'string' ? v : JSON.stringify(v);
+  if (!needsEscape.test(s)) return s;
   return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
 }
 

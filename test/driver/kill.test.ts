@@ -116,4 +116,20 @@ describe('data:migrate as a real process', () => {
     expect(inv.migrated + inv.quarantined).toBe(inv.legacy);
     expect((await verify(db)).ok).toBe(true);
   });
+
+  it('data:status, data:verify and data:quarantine over the wire; verify exits 1 on a mismatch', async () => {
+    const status = spawnData(['status', '--database-url', socket.url]);
+    expect((await status.exit).code).toBe(0);
+    expect(status.out.join('\n')).toMatch(/status\s+\| completed/);
+    const q = spawnData(['quarantine', '--limit', '3', '--database-url', socket.url]);
+    expect((await q.exit).code).toBe(0);
+    expect(q.out.join('\n')).toMatch(/\(3 rows\)/);
+    await settle();
+    // A v2 row drifts from its legacy row (e.g. edited outside dual_write): verify must say so.
+    await db.query(`update public.chat_messages set content = 'drifted' where id = (select min(legacy_id) from public.chat_messages_v2)`);
+    const v = spawnData(['verify', '--database-url', socket.url]);
+    const { code } = await v.exit;
+    expect(code, v.out.join('\n')).toBe(1);
+    expect(v.out.join('\n')).toMatch(/verification FAILED: .*message_content/);
+  });
 });
