@@ -10,6 +10,16 @@ import { startStack } from '../src/stack/index.ts';
 
 runMain(async () => {
   const tMain = Math.round(performance.now());
+  // Signals are caught from the first moment: one that arrives while the stack is still starting stops
+  // it as soon as it is up, instead of killing the process half-way (orphaned Deno workers).
+  let signalled: string | null = null;
+  let onSignal: (sig: string) => void = (sig) => {
+    if (signalled) process.exit(130); // a second Ctrl-C: leave now (the exit hook still kills Deno workers)
+    signalled = sig;
+    console.log(`${sig}: stopping as soon as the stack is up (again to force)…`);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   const { flags } = parseFlags(process.argv.slice(2));
   const memory = flags.memory === true;
   const dataDir = memory ? null : typeof flags['data-dir'] === 'string' ? flags['data-dir'] : defaultDataDir;
@@ -42,7 +52,7 @@ Press Ctrl-C to stop.`);
 
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const onSignal = (sig: string) => {
+    onSignal = (sig: string) => {
       if (stopping) return;
       stopping = true;
       console.log(`\n${sig}: stopping…`);
@@ -51,8 +61,7 @@ Press Ctrl-C to stop.`);
         resolve();
       });
     };
-    process.once('SIGINT', () => onSignal('SIGINT'));
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    if (signalled) onSignal(signalled);
   });
   console.log('stopped.');
 });

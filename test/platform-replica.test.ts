@@ -5,6 +5,7 @@
  * see — is the same as on the shim-based template every other test uses.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openEmbedded, type Db } from '../src/db/engine.ts';
@@ -12,17 +13,24 @@ import { hasPlatform, listMigrations, migrate, projectRoot, type MigrateResult }
 import { as, openMigrated, type Actor } from './helpers/db.ts';
 import { schemaFingerprint } from './helpers/schema-fingerprint.ts';
 import { createWorld, type World } from './schema/fixtures.ts';
+import { pgtapSetupSql, runTapFile, tapFailures } from './helpers/pgtap.ts';
 
+const OWN_SCHEMAS = ['public', 'chat_migration', 'supabase_migrations'];
 const fixture = join(projectRoot, 'test', 'fixtures', 'supabase-platform.sql');
 
 let replica: Db;
 let shimmed: Db;
 let result: MigrateResult;
+/** The migrated replica with pgTAP, before any test data: each pgTAP file starts from it. */
+let tapImage: Blob;
 
 beforeAll(async () => {
   replica = await openEmbedded();
   await replica.exec(await readFile(fixture, 'utf8'));
   result = await migrate(replica, { shim: false });
+  // pgTAP is a privileged extension on Supabase (created through supautils): the superuser creates it.
+  await replica.exec(`set session authorization supabase_admin; ${pgtapSetupSql} set session authorization postgres;`);
+  tapImage = await replica.pglite!.dumpDataDir('none');
   shimmed = await openMigrated();
 });
 afterAll(async () => {
@@ -62,8 +70,9 @@ describe('platform replica (Supabase init scripts, not our shim)', () => {
   });
 
   it('ends with the same schema, policies, functions and API-role grants as the shim', async () => {
-    const a = await schemaFingerprint(replica);
-    const b = await schemaFingerprint(shimmed);
+    // public plus the private schemas migrations own (the data-migration ledger lives in chat_migration).
+    const a = await schemaFingerprint(replica, OWN_SCHEMAS);
+    const b = await schemaFingerprint(shimmed, OWN_SCHEMAS);
     expect(a.relations.length).toBeGreaterThan(3);
     expect(a.policies.length).toBeGreaterThan(10);
     expect(a.tableGrants.length).toBeGreaterThan(10);
@@ -81,6 +90,28 @@ describe('platform replica (Supabase init scripts, not our shim)', () => {
     expect(await read()).toEqual([{ uid: sub, role: 'authenticated', email: 'x@example.test', jwt_sub: sub }]);
     // After the transaction the setting is '' (not absent): the helpers must read that as "no claims".
     expect(await replica.query(`select auth.uid() as uid, auth.jwt() as jwt`)).toEqual([{ uid: null, jwt: null }]);
+  });
+
+  describe('pgTAP files (supabase/tests/database) pass on the replica, run as the demoted postgres', () => {
+    const dir = join(projectRoot, 'supabase', 'tests', 'database');
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.test.sql')).sort()) {
+      it(file, async () => {
+        const db = await openEmbedded({ loadDataDir: tapImage });
+        try {
+          // A loaded image reconnects as PGlite's bootstrap superuser: become postgres again.
+          await db.exec('set session authorization postgres');
+          expect(await db.query(`select current_user as u, (select rolsuper from pg_roles where rolname = current_user) as su`)).toEqual([
+            { u: 'postgres', su: false },
+          ]);
+          const r = await runTapFile(db.pglite!, await readFile(join(dir, file), 'utf8'));
+          const failures = tapFailures(r);
+          if (failures.length) throw new Error(`${file} on the platform replica:\n${failures.join('\n')}`);
+          expect(r.tests.length).toBeGreaterThan(0);
+        } finally {
+          await db.close();
+        }
+      });
+    }
   });
 
   describe('RLS and grants behave the same as with the shim', () => {

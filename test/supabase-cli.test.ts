@@ -4,6 +4,9 @@
  * history rows (version, name, statements) and the same schema. No Docker, no network: every command
  * targets 127.0.0.1 with a temp HOME and telemetry off.
  *
+ * Flag: CLI 3.x spells the database target `--remote=<url>`; `--db-url <url>` still works but prints
+ * "--db-url is deprecated and will be removed in v4", so the test uses the new spelling.
+ *
  * Both databases start with the platform shim only: the migrations reference auth.users, which hosted
  * Supabase provides and the CLI does not create (`migration up` applies migrations, nothing else).
  */
@@ -83,8 +86,9 @@ describe('supabase migration up (real CLI) vs our runner', () => {
 
   it('both produce the same schema (tables, RLS, policies, functions, indexes, triggers, grants)', async (ctx) => {
     if (unavailable) return ctx.skip();
-    const cli = await schemaFingerprint(viaCli);
-    const ours = await schemaFingerprint(viaRunner);
+    const schemas = ['public', 'chat_migration', 'supabase_migrations'];
+    const cli = await schemaFingerprint(viaCli, schemas);
+    const ours = await schemaFingerprint(viaRunner, schemas);
     expect(cli.relations.length).toBeGreaterThan(0);
     expect(cli.policies.length).toBeGreaterThan(0);
     expect(ours).toEqual(cli);
@@ -125,6 +129,30 @@ describe('supabase migration up (real CLI) vs our runner', () => {
               (select count(*)::int from supabase_migrations.schema_migrations where version = '29990101000000') as n`,
     );
     expect(left).toEqual([{ t: null, n: 0 }]);
+  });
+
+  it('supabase db push (how app developers deploy) lists, then applies the same rows and schema', async (ctx) => {
+    if (unavailable) return ctx.skip();
+    const db = await openEmbedded();
+    await ensurePlatform(db);
+    const pushServer = await serveSocket(db.pglite!);
+    try {
+      const push = (...extra: string[]) =>
+        runSupabase(['db', 'push', `--remote=${pushServer.url}`, '--workdir', workdir, '--yes', ...extra], { env });
+      const dry = await push('--dry-run');
+      expect(dry.code, dry.stderr).toBe(0);
+      for (const f of await listMigrations()) expect(dry.stdout + dry.stderr).toContain(`${f.version}_${f.name}.sql`);
+      expect(await db.query(`select to_regclass('supabase_migrations.schema_migrations') as t`)).toEqual([{ t: null }]);
+      const r = await push();
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(await history(db)).toEqual(await history(viaRunner));
+      const schemas = ['public', 'chat_migration', 'supabase_migrations'];
+      expect(await schemaFingerprint(db, schemas)).toEqual(await schemaFingerprint(viaRunner, schemas));
+      expect((await migrate(db)).applied).toEqual([]);
+    } finally {
+      await pushServer.stop();
+      await db.close();
+    }
   });
 
   it('both refuse a database that holds a version the files do not', async (ctx) => {

@@ -8,7 +8,7 @@ import { readFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
-import { openEmbedded, type Db } from '../src/db/engine.ts';
+import { openEmbedded, openPostgres, type Db } from '../src/db/engine.ts';
 import { ensurePlatform, projectRoot } from '../src/db/runner.ts';
 import { serveSocket } from '../src/db/socket.ts';
 import { generateTypes, outOfDateMessage, syncTypesFile, typesFile } from '../src/types/generate.ts';
@@ -41,7 +41,7 @@ function block(text: string, path: string[]): string {
   let from = 0;
   let indent = '';
   for (const name of path) {
-    const re = new RegExp(`^(\\s*)${name.replace(/[$]/g, '\\$')}: (\\{|\\[)$`, 'm');
+    const re = new RegExp(`^([ \\t]*)${name.replace(/[$]/g, '\\$')}: (\\{|\\[)$`, 'm');
     const m = re.exec(text.slice(from));
     if (!m) throw new Error(`no block ${path.join(' > ')} (missing ${name})`);
     indent = m[1]!;
@@ -75,6 +75,31 @@ describe('types/database.types.ts', () => {
     expect(outOfDateMessage).toBe('types/database.types.ts is out of date — run npm run db:types');
     await syncTypesFile(migratedTypes, { path });
     expect((await syncTypesFile(migratedTypes, { path, check: true })).ok).toBe(true);
+  });
+
+  it('npm run db:types -- --check passes on the committed file (the script CI and developers run)', async () => {
+    const { execFile } = await import('node:child_process');
+    const tsx = join(projectRoot, 'node_modules', '.bin', 'tsx');
+    const env = { ...process.env };
+    delete env.DATABASE_URL;
+    const r = await new Promise<{ code: number; out: string }>((resolve) =>
+      execFile(tsx, ['scripts/db-types.ts', '--check'], { cwd: projectRoot, env, timeout: 120_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
+      ),
+    );
+    expect(r.out).toContain('types/database.types.ts is up to date');
+    expect(r.code).toBe(0);
+  });
+
+  it('reads the same through DATABASE_URL (postgres.js over the wire) as through embedded PGlite', async () => {
+    const server = await serveSocket(sink.pglite!);
+    const remote = await openPostgres(server.url, { max: 1 });
+    try {
+      expect(await generateTypes(remote)).toBe(sinkTypes);
+    } finally {
+      await remote.close();
+      await server.stop();
+    }
   });
 
   it('is deterministic (sorted, independent of catalog order)', async () => {
@@ -138,6 +163,16 @@ describe('Postgres → TypeScript mapping', () => {
     );
   });
 
+  it('maps types from schemas outside the output: enums to literal unions, others to unknown', () => {
+    expect(members(sinkTypes, ['foreign_types', 'Row'])).toEqual([
+      'color: "red" | "green"',
+      'colors: ("red" | "green")[] | null',
+      'id: number',
+      'pair: unknown',
+      'person: unknown',
+    ]);
+  });
+
   it('makes Insert optional for defaults, nullables and identities; never for generated and identity always', () => {
     const ins = insert();
     expect(ins).toEqual(
@@ -183,6 +218,27 @@ describe('Postgres → TypeScript mapping', () => {
     // Not callable through PostgREST: unnamed scalar args, trigger functions, procedures.
     expect(fns).not.toMatch(/^\s+unnamed: /m);
     expect(fns).not.toMatch(/a_trigger|a_procedure/);
+  });
+
+  it('infers NOT NULL through views and exposes relationships through views, like the CLI', () => {
+    const views = block(sinkTypes, ['Views']);
+    expect(members(views, ['sink_view', 'Row'])).toEqual([
+      'child_id: string | null', // outer-join side
+      'id: number', // NOT NULL column on the preserved side
+      'm: Database["public"]["Enums"]["mood"]',
+      'note: string | null',
+      'sink_id: number | null',
+      't: string',
+      'twice: number | null', // an expression
+    ]);
+    expect(members(views, ['sink_summary', 'Row'])).toEqual(['id: number', 'n: number | null', 't: string']); // CTE + subquery
+    expect(members(views, ['child_names_again', 'Row'])).toEqual(['id: string', 'note: string | null', 'sink_id: number']); // view on view
+    expect(members(views, ['annotated', 'Row'])).toEqual(['id: string', 'note: string']); // @notNull comment
+    expect(members(views, ['child_names', 'Insert'])).toEqual(['id?: string | null', 'note?: string | null', 'sink_id?: number | null']);
+    expect(block(views, ['sink_view'])).not.toMatch(/Insert:/); // a join is not auto-updatable
+    expect(block(views, ['sink_counts'])).not.toMatch(/Insert:|Update:/); // materialized
+    expect(block(views, ['child_names', 'Relationships'])).toMatch(/"child_sink_id_fkey"\n\s+columns: \["sink_id"\]\n\s+isOneToOne: false\n\s+referencedRelation: "kitchen_sink"/);
+    expect(block(sinkTypes, ['child', 'Relationships'])).toMatch(/referencedRelation: "child_names"/);
   });
 
   it('maps enums, composite types and Constants', () => {

@@ -40,7 +40,7 @@ export interface ChatClient {
   deleteMessage(id: string): Promise<void>;
   storeMemory(req: T.StoreMemoryRequest): Promise<{ memory: T.Memory }>;
   searchMemories(req: T.SearchMemoriesRequest): Promise<{ matches: T.MemoryMatch[] }>;
-  getState(req: T.StateStream): Promise<{ state: T.AgentState }>;
+  getState(req: T.StateQuery): Promise<{ state: T.AgentState }>;
   saveState(req: T.SaveStateRequest): Promise<{ state: T.AgentState }>;
   stateHistory(req: T.StateHistoryRequest): Promise<T.StatePage>;
   checkpoint(req: T.CheckpointRequest): Promise<{ checkpoint: T.Checkpoint }>;

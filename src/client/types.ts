@@ -105,6 +105,8 @@ export interface StateStream {
   state_type: StateType;
   session_id?: string;
 }
+/** getState may leave out state_type: then the agent's most recently saved current state. */
+export type StateQuery = Omit<StateStream, 'state_type'> & { state_type?: StateType };
 export interface SaveStateRequest extends StateStream {
   state: JsonObject;
   expected_version?: number | null;

@@ -43,6 +43,8 @@ interface Worker {
   socketPath: string;
   child: ChildProcess;
   exited: boolean;
+  /** Last lines of output, for the error when a worker dies while starting. */
+  tail: string[];
 }
 
 export async function listFunctions(functionsDir: string): Promise<string[]> {
@@ -53,6 +55,21 @@ export async function listFunctions(functionsDir: string): Promise<string[]> {
     .sort();
 }
 
+/**
+ * Runs the worker under a tiny shell that ties its life to ours: the shell holds the read end of a pipe
+ * from this process, and when the pipe closes — we stopped it, crashed, or were SIGKILLed (tsx's signal
+ * relay does that to a busy child) — it terminates Deno. SIGTERM to the shell does the same at once.
+ */
+const WATCHDOG = [
+  'exec 3<&0',
+  '"$@" </dev/null & pid=$!',
+  'trap \'kill -TERM $pid 2>/dev/null\' TERM INT',
+  '(while read -r _ <&3; do :; done; kill -TERM $pid 2>/dev/null) &',
+  'wait $pid; status=$?',
+  'wait $pid 2>/dev/null',
+  'exit $status',
+].join('\n');
+
 function denoBinary(root: string): string {
   const local = join(root, 'node_modules', '.bin', 'deno');
   return existsSync(local) ? local : 'deno';
@@ -61,7 +78,7 @@ function denoBinary(root: string): string {
 async function waitForSocket(path: string, w: Worker, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (w.exited) throw new Error(`function ${w.name} exited during start (see its output above)`);
+    if (w.exited) throw new Error(`function ${w.name} exited during start:\n${w.tail.join('\n')}`);
     const ok = await new Promise<boolean>((resolve) => {
       if (!existsSync(path)) return resolve(false);
       const s = connect(path);
@@ -153,8 +170,12 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
   for (const name of names) {
     const socketPath = join(sockDir, `${name}.sock`);
     const child = spawn(
-      deno,
+      '/bin/sh',
       [
+        '-c',
+        WATCHDOG,
+        'deno-worker',
+        deno,
         'run',
         '--cached-only',
         '--no-prompt',
@@ -178,13 +199,17 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
           SB_EXECUTION_ID: crypto.randomUUID(),
           ...env,
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['pipe', 'pipe', 'pipe'],
       },
     );
-    const w: Worker = { name, socketPath, child, exited: false };
+    child.stdin?.on('error', () => {});
+    const w: Worker = { name, socketPath, child, exited: false, tail: [] };
     const relay = (buf: Buffer) => {
       for (const line of buf.toString().split('\n')) {
-        if (line.trim() && !line.startsWith('Listening on')) log(`[${name}] ${line}`);
+        if (!line.trim() || line.startsWith('Listening on')) continue;
+        w.tail.push(line);
+        if (w.tail.length > 20) w.tail.shift();
+        log(`[${name}] ${line}`);
       }
     };
     child.stdout?.on('data', relay);
@@ -197,8 +222,15 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
     workers.set(name, w);
   }
 
+  // Last resort: whatever way this process ends (crash, process.exit), no Deno worker outlives it.
+  const killAll = () => {
+    for (const w of workers.values()) if (!w.exited) w.child.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
+
   const stopWorkers = async () => {
     stopping = true;
+    process.off('exit', killAll);
     await Promise.all(
       [...workers.values()].map(
         (w) =>
@@ -222,7 +254,7 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
     await stopWorkers();
   };
   try {
-    await Promise.all([...workers.values()].map((w) => waitForSocket(w.socketPath, w, 30_000)));
+    await Promise.all([...workers.values()].map((w) => waitForSocket(w.socketPath, w, 90_000)));
     markReady(true);
   } catch (e) {
     markReady(false);

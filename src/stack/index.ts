@@ -31,6 +31,8 @@ export interface StackOptions {
   /** Serve only these functions (default: all under supabase/functions). */
   functions?: string[];
   jwtSecret?: string;
+  /** Extra environment for the functions (e.g. SUPABASE_JWKS_URL). */
+  functionEnv?: Record<string, string>;
   /** Apply supabase/seed.sql when the database is created (default true, like `supabase start`). */
   seed?: boolean;
   log?: (line: string) => void;
@@ -96,6 +98,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
         // The session-lock proxy serializes batches anyway; a small pool keeps Deno from queuing on it.
         DB_POOL_MAX: '2',
+        ...opts.functionEnv,
       }),
     }).then((f) => {
       cleanups.push(() => f.stop());
@@ -151,6 +154,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     };
   } catch (e) {
     await stop();
-    throw e;
+    const err = e as Error & { code?: string; port?: number; hint?: string };
+    if (err.code === 'EADDRINUSE') {
+      err.hint = `Port ${err.port ?? ''} is taken — another \`npm start\` or \`supabase start\` is running? Stop it, or pick ports with --db-port / --api-port (0 = any free port).`;
+    }
+    throw err;
   }
 }

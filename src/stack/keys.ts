@@ -7,17 +7,19 @@ import { SignJWT } from 'jose';
 /** Supabase's local default; never use it anywhere but a developer machine. */
 export const LOCAL_JWT_SECRET = 'super-secret-jwt-token-with-at-least-32-characters-long';
 
-/** Ten years, like the CLI's demo keys: the keys are printed once and pasted into .env files. */
-const KEY_LIFETIME_SECONDS = 10 * 365 * 24 * 3600;
+/** The expiry baked into the Supabase CLI's demo keys (2032-11-12). */
+const DEMO_KEY_EXPIRY = 1983812996;
 
 export type ApiRole = 'anon' | 'service_role';
 
-/** A key like Supabase's `anon` / `service_role` keys: HS256, `iss: supabase-demo`, `role` claim. */
-export async function signApiKey(role: ApiRole, secret = LOCAL_JWT_SECRET, issuedAt = 1_700_000_000): Promise<string> {
-  return new SignJWT({ iss: 'supabase-demo', role })
+/**
+ * Supabase's local `anon` / `service_role` keys: HS256, claims `{iss: "supabase-demo", role, exp}` in that
+ * order. With the default secret the result is byte-for-byte the key `supabase start` prints, so clients
+ * configured for the CLI's stack work against `npm start` unchanged.
+ */
+export async function signApiKey(role: ApiRole, secret = LOCAL_JWT_SECRET): Promise<string> {
+  return new SignJWT({ iss: 'supabase-demo', role, exp: DEMO_KEY_EXPIRY })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuedAt(issuedAt)
-    .setExpirationTime(issuedAt + KEY_LIFETIME_SECONDS)
     .sign(new TextEncoder().encode(secret));
 }
 

@@ -8,10 +8,13 @@
  * compares both outputs node by node (only whitespace and separators may differ — the CLI leaves
  * formatting to an optional formatter, we print formatted).
  *
- * Known gap (documented in docs/architecture.md): relationships and NOT NULL inference *through views*
- * (the CLI parses view definitions); our schema has no views, and the comparison test would catch one.
+ * Views get what the CLI derives from their query trees (src/types/views.ts): NOT NULL inference and
+ * relationships through views.
  */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Queryable } from '../db/engine.ts';
+import { applyViewNullability, relationshipsWithViews } from './views.ts';
 
 const collator = new Intl.Collator('en');
 const cmp = (a: string, b: string) => collator.compare(a, b);
@@ -31,7 +34,9 @@ export interface Relation {
 }
 export interface Column {
   tableId: number;
+  attnum: number;
   name: string;
+  comment: string | null;
   format: string;
   typeSchema: string;
   isNullable: boolean;
@@ -78,8 +83,31 @@ export interface PgType {
   attributes: { name: string; typeId: number }[];
   typeRelationId: number | null;
 }
+/** A view's `_RETURN` rule (views in the schemas and every view they read, recursively). */
+export interface ViewRule {
+  viewId: number;
+  definition: string;
+  /** [relid, attnum] of NOT NULL columns the rule depends on. */
+  nonNullColumns: [number, number][];
+}
+/** One column of a primary key ('p'), a foreign key ('f') or the columns a foreign key references ('f_ref'). */
+export interface KeyColumn {
+  type: 'p' | 'f' | 'f_ref';
+  name: string;
+  ncol: number;
+  relid: number;
+  attnum: number;
+  attname: string;
+  ord: number;
+  schema: string;
+  table: string;
+}
 export interface Metadata {
   schemas: string[];
+  /** Foreign keys of every non-system schema (views in our schemas may expose them). */
+  allForeignKeys: ForeignKey[];
+  viewRules: ViewRule[];
+  keyColumns: KeyColumn[];
   relations: Relation[];
   columns: Column[];
   foreignKeys: ForeignKey[];
@@ -125,10 +153,11 @@ export async function introspect(db: Queryable, schemas: string[] = ['public']):
 
   const columns = (
     await db.query<{
-      table_id: string; name: string; format: string; type_schema: string; is_nullable: boolean; has_default: boolean;
+      table_id: string; attnum: number; comment: string | null; name: string; format: string; type_schema: string;
+      is_nullable: boolean; has_default: boolean;
       identity: string; generated: boolean; is_updatable: boolean;
     }>(
-      `select c.oid::int8 as table_id, a.attname as name,
+      `select c.oid::int8 as table_id, a.attnum::int as attnum, a.attname as name, col_description(c.oid, a.attnum) as comment,
               coalesce(bt.typname, t.typname) as format,
               coalesce(nbt.nspname, nt.nspname) as type_schema,
               not (a.attnotnull or (t.typtype = 'd' and t.typnotnull)) as is_nullable,
@@ -158,7 +187,9 @@ export async function introspect(db: Queryable, schemas: string[] = ['public']):
   ).map(
     (r): Column => ({
       tableId: num(r.table_id),
+      attnum: Number(r.attnum),
       name: r.name,
+      comment: r.comment,
       format: r.format,
       typeSchema: r.type_schema,
       isNullable: r.is_nullable,
@@ -172,7 +203,7 @@ export async function introspect(db: Queryable, schemas: string[] = ['public']):
 
   // PostgREST's relationship detection: a foreign key is one-to-one when its columns (in key order)
   // are exactly the columns of a primary key or unique constraint of the same table (in attnum order).
-  const foreignKeys = (
+  const fkRows = async (schemaFilter: string, params: unknown[]) => (
     await db.query<{
       name: string; schema: string; relation: string; columns: string[]; is_one_to_one: boolean;
       referenced_schema: string; referenced_relation: string; referenced_columns: string[];
@@ -198,8 +229,8 @@ export async function introspect(db: Queryable, schemas: string[] = ['public']):
              from unnest(f.conkey, f.confkey) with ordinality as u(col, ref, ord)
              join pg_attribute a1 on a1.attrelid = f.conrelid and a1.attnum = u.col
              join pg_attribute a2 on a2.attrelid = f.confrelid and a2.attnum = u.ref) as cols
-        where f.contype = 'f' and f.conparentid = 0 and n1.nspname = any($1::text[])`,
-      [schemaList],
+        where f.contype = 'f' and f.conparentid = 0 and ${schemaFilter}`,
+      params,
     )
   ).map(
     (r): ForeignKey => ({
@@ -213,16 +244,66 @@ export async function introspect(db: Queryable, schemas: string[] = ['public']):
       referencedColumns: r.referenced_columns,
     }),
   );
+  const foreignKeys = await fkRows('n1.nspname = any($1::text[])', [schemaList]);
+  const allForeignKeys = await fkRows(`n1.nspname not in ('information_schema', 'pg_catalog', 'pg_toast')`, []);
+
+  const viewRules = (
+    await db.query<{ view_id: string; definition: string; non_null: [number, number][] | null }>(
+      `with recursive closure(oid) as (
+         select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = any($1::text[]) and c.relkind in ('v', 'm')
+         union
+         select d.refobjid from closure
+           join pg_rewrite r on r.ev_class = closure.oid and r.rulename = '_RETURN'
+           join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = r.oid and d.refclassid = 'pg_class'::regclass
+           join pg_class rc on rc.oid = d.refobjid and rc.relkind in ('v', 'm'))
+       select r.ev_class::int8 as view_id, r.ev_action::text as definition,
+              (select json_agg(json_build_array(d.refobjid::int8, d.refobjsubid::int))
+                 from pg_depend d
+                 join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
+                 join pg_type t on t.oid = a.atttypid
+                where d.classid = 'pg_rewrite'::regclass and d.objid = r.oid and d.refclassid = 'pg_class'::regclass
+                  and d.refobjsubid > 0 and (a.attnotnull or (t.typtype = 'd' and t.typnotnull))) as non_null
+         from closure join pg_rewrite r on r.ev_class = closure.oid and r.rulename = '_RETURN'`,
+      [schemaList],
+    )
+  ).map((r): ViewRule => ({
+    viewId: num(r.view_id),
+    definition: r.definition,
+    nonNullColumns: (r.non_null ?? []).map(([a, b]) => [Number(a), Number(b)] as [number, number]),
+  }));
+
+  const keyColumns = viewRules.length === 0 ? [] : (
+    await db.query<{ type: 'p' | 'f' | 'f_ref'; name: string; ncol: number; relid: string; attnum: number; attname: string; ord: number; schema: string; tbl: string }>(
+      `with keys as (
+         select k.contype::text as type, k.conname::text as name, cardinality(k.conkey) as ncol, k.conrelid as relid, u.attnum, u.ord
+           from pg_constraint k cross join lateral unnest(k.conkey) with ordinality as u(attnum, ord)
+          where k.contype in ('p', 'f')
+         union all
+         select 'f_ref', k.conname::text, cardinality(k.confkey), k.confrelid, u.attnum, u.ord
+           from pg_constraint k cross join lateral unnest(k.confkey) with ordinality as u(attnum, ord)
+          where k.contype = 'f')
+       select keys.type, keys.name, keys.ncol::int, keys.relid::int8 as relid, keys.attnum::int, a.attname::text, keys.ord::int,
+              n.nspname::text as schema, c.relname::text as tbl
+         from keys join pg_class c on c.oid = keys.relid join pg_namespace n on n.oid = c.relnamespace
+         join pg_attribute a on a.attrelid = keys.relid and a.attnum = keys.attnum`,
+    )
+  ).map((r): KeyColumn => ({
+    type: r.type, name: r.name, ncol: Number(r.ncol), relid: num(r.relid), attnum: Number(r.attnum), attname: r.attname,
+    ord: Number(r.ord), schema: r.schema, table: r.tbl,
+  }));
 
   const functions = (
     await db.query<{
-      id: string; schema: string; name: string; modes: string[] | null; names: string[] | null; types: string[];
+      id: string; schema: string; name: string; modes: string[] | null; names: string[] | null; types: (number | string)[];
       nargs: number; ndefaults: number; argument_types: string; return_type: string; return_type_id: string;
       return_type_relation_id: string | null; is_set_returning: boolean; prorows: number | null;
     }>(
       `select p.oid::int8 as id, n.nspname as schema, p.proname as name,
               p.proargmodes::text[] as modes, p.proargnames as names,
-              coalesce(p.proallargtypes, p.proargtypes::oid[])::int8[]::text[] as types,
+              -- json, not an array: proargtypes is an oidvector whose array is 0-based ('[0:1]={...}'),
+              -- which postgres.js would read as a nested array.
+              array_to_json(coalesce(p.proallargtypes, p.proargtypes::oid[])::int8[]) as types,
               p.pronargs::int as nargs, p.pronargdefaults::int as ndefaults,
               pg_get_function_arguments(p.oid) as argument_types,
               pg_get_function_result(p.oid) as return_type,
@@ -289,7 +370,7 @@ export async function introspect(db: Queryable, schemas: string[] = ['public']):
     }),
   );
 
-  return { schemas: schemaList, relations, columns, foreignKeys, functions, types };
+  return { schemas: schemaList, allForeignKeys, viewRules, keyColumns, relations, columns, foreignKeys, functions, types };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -465,12 +546,14 @@ class Renderer {
   private readonly colsByRel = new Map<number, Column[]>();
   private readonly typeById: Map<number, PgType>;
   private readonly rpcs: Rpc[];
+  private readonly relationshipList: ForeignKey[];
 
   constructor(private readonly meta: Metadata) {
     this.schemas = new Set(meta.schemas);
     this.typeById = new Map(meta.types.map((t) => [t.id, t]));
+    this.relationshipList = relationshipsWithViews(meta);
     for (const r of meta.relations) this.colsByRel.set(r.id, []);
-    for (const c of [...meta.columns].sort((a, b) => cmp(a.name, b.name))) this.colsByRel.get(c.tableId)?.push(c);
+    for (const c of [...applyViewNullability(meta)].sort((a, b) => cmp(a.name, b.name))) this.colsByRel.get(c.tableId)?.push(c);
     this.rpcs = rpcFunctions(meta);
   }
 
@@ -572,7 +655,7 @@ class Renderer {
       cmp(a.schema, b.schema) ||
       cmp(a.relation, b.relation) ||
       cmp(JSON.stringify(a.columns), JSON.stringify(b.columns));
-    return this.meta.foreignKeys
+    return this.relationshipList
       .filter((fk) => fk.schema === rel.schema && fk.relation === rel.name && fk.referencedSchema === rel.schema)
       .sort(dorder)
       .map((fk) =>
@@ -861,8 +944,6 @@ export const outOfDateMessage = `${typesFile} is out of date — run npm run db:
  * differs (or is missing), so CI fails with the one command that fixes it.
  */
 export async function syncTypesFile(text: string, opts: { path: string; check?: boolean }): Promise<{ ok: boolean; message: string }> {
-  const { readFile, writeFile, mkdir } = await import('node:fs/promises');
-  const { dirname } = await import('node:path');
   if (opts.check) {
     const current = await readFile(opts.path, 'utf8').catch(() => null);
     return current === text ? { ok: true, message: `${typesFile} is up to date` } : { ok: false, message: outOfDateMessage };

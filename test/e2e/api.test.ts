@@ -156,6 +156,9 @@ describe('agent state', () => {
     const v3 = await alice.chat.saveState({ ...stream, state: { step: 3 } });
     expect(v3.state.version).toBe(3);
     expect((await alice.chat.getState(stream)).state).toMatchObject({ version: 3, state: { step: 3 } });
+    // without state_type: the agent's most recently saved current state
+    await alice.chat.saveState({ agent_id: alice.agentId, state_type: 'local', state: { latest: true } });
+    expect((await alice.chat.getState({ agent_id: alice.agentId })).state).toMatchObject({ state_type: 'local', state: { latest: true } });
 
     const h1 = await alice.chat.stateHistory({ ...stream, limit: 2 });
     expect(h1.states.map((s) => s.version)).toEqual([3, 2]);

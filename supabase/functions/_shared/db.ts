@@ -37,19 +37,3 @@ export async function asCaller<T>(caller: Caller, fn: (tx: Tx) => Promise<T>): P
   })) as T;
 }
 
-/**
- * Opens a pooled connection while the worker boots instead of on the first request (a connection costs a
- * startup exchange; on the local stack the database may still be starting, so retry briefly). Best effort:
- * a failure here only means the first request connects itself.
- */
-async function warmUp() {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    try {
-      await sql`select 1`;
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
-void warmUp();

@@ -18,11 +18,13 @@ export function pathId(params: Record<string, string>, key = 'id'): string {
   return v.toLowerCase();
 }
 
-/** Parses the query string with a zod object schema (every value a string); unknown keys are refused. */
+/** Parses the query string with a zod object schema (every value a string); unknown or repeated keys are refused. */
 export function parseQuery<T extends z.ZodType>(url: URL, schema: T): z.infer<T> {
   const raw: Record<string, string> = {};
   for (const [k, v] of url.searchParams) {
     if (k in raw) throw badRequest('invalid_query', `Query parameter ${k} is given twice.`);
+    // `?before=` (an empty value) means "not given", as clients that template URLs send it.
+    if (v === '') continue;
     raw[k] = v;
   }
   const r = schema.safeParse(raw);

@@ -74,11 +74,27 @@ async function current(tx: Tx, s: Stream) {
   return r?.state ?? null;
 }
 
+/** GET without state_type: the most recently saved current state of the agent (in that session, if given). */
+const currentQuery = streamQuery.extend({ state_type: stateType.optional() }).strict();
+
 async function getState(url: URL, caller: Caller): Promise<Response> {
-  const q = parseQuery(url, streamQuery);
+  const q = parseQuery(url, currentQuery);
   return await asCaller(caller, async (tx) => {
-    const s = await resolveStream(tx, caller, q);
-    const st = await current(tx, s);
+    let st: unknown;
+    if (q.state_type) {
+      st = await current(tx, await resolveStream(tx, caller, { ...q, state_type: q.state_type }));
+    } else {
+      await visibleAgent(tx, caller, q.agent_id);
+      if (q.session_id) await visibleSession(tx, q.session_id);
+      const [r] = await tx.unsafe(
+        `select ${stateJson} as state from public.agent_states st
+          where st.agent_id = $1 and coalesce(st.user_id, '${NIL}') = coalesce($2::uuid, '${NIL}') and st.is_current
+            and ($3::uuid is null or st.session_id = $3::uuid)
+          order by st.created_at desc, st.version desc, st.id desc limit 1`,
+        [q.agent_id, caller.userId, q.session_id ?? null],
+      );
+      st = r?.state;
+    }
     if (!st) throw notFound('State');
     return json(200, { state: st });
   });

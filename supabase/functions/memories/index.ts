@@ -10,7 +10,7 @@ import { visibleAgent } from '../_shared/owner.ts';
 import { memoryJson } from '../_shared/rows.ts';
 import { jsonObject, timestamp, uuid } from '../_shared/validate.ts';
 
-export const EMBEDDING_DIMENSIONS = 1536;
+const EMBEDDING_DIMENSIONS = 1536;
 const memoryType = z.enum(['episodic', 'semantic', 'procedural', 'working']);
 const embedding = z.array(z.number().finite().min(-1e6).max(1e6)).length(EMBEDDING_DIMENSIONS);
 

@@ -1,0 +1,62 @@
+/**
+ * The edge functions as code: they type-check under the real Deno (offline, packages from node_modules),
+ * every function has its deno.json and config.toml entry, and no function imports another one — shared
+ * code lives in supabase/functions/_shared only.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
+import { projectRoot } from '../src/db/runner.ts';
+import { listFunctions } from '../src/stack/functions.ts';
+
+const run = promisify(execFile);
+const functionsDir = join(projectRoot, 'supabase', 'functions');
+
+it('serves the four API functions, each with deno.json and a config.toml entry', async () => {
+  const names = await listFunctions(functionsDir);
+  expect(names).toEqual(['agent-state', 'memories', 'messages', 'sessions']);
+  const config = await readFile(join(projectRoot, 'supabase', 'config.toml'), 'utf8');
+  for (const n of names) {
+    expect(existsSync(join(functionsDir, n, 'deno.json'))).toBe(true);
+    expect(config).toContain(`[functions.${n}]`);
+  }
+});
+
+it('imports only _shared code, its own files and the packages of its import map', async () => {
+  const names = await listFunctions(functionsDir);
+  for (const dir of [...names, '_shared']) {
+    for (const file of (await readdir(join(functionsDir, dir))).filter((f) => f.endsWith('.ts'))) {
+      const src = await readFile(join(functionsDir, dir, file), 'utf8');
+      for (const m of src.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
+        const spec = m[1]!;
+        const ok = spec.startsWith('./') || spec.startsWith('../_shared/') || ['zod', 'jose', 'postgres'].includes(spec);
+        expect(ok, `${dir}/${file} imports ${spec}`).toBe(true);
+      }
+    }
+  }
+});
+
+it('type-checks every function under Deno without the network', async () => {
+  const names = await listFunctions(functionsDir);
+  const deno = join(projectRoot, 'node_modules', '.bin', 'deno');
+  for (const n of names) {
+    const r = await run(deno, ['check', '--quiet', '--config', join(functionsDir, n, 'deno.json'), join(functionsDir, n, 'index.ts')], {
+      cwd: projectRoot,
+      env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
+    }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: `FAILED\n${e.stderr ?? ''}` }));
+    expect(r.stderr, n).not.toMatch(/FAILED|error/);
+  }
+});
+
+it('prints the same anon and service_role keys as `supabase start`', async () => {
+  const { signApiKey } = await import('../src/stack/keys.ts');
+  expect(await signApiKey('anon')).toBe(
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0',
+  );
+  expect(await signApiKey('service_role')).toBe(
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU',
+  );
+});
