@@ -384,8 +384,16 @@ security invoker
 set search_path = ''
 as $$
 begin
+  -- Column by column, not to_jsonb(new) = to_jsonb(old): that turned two ~2 kB rows into jsonb on every
+  -- save. state (not null, the largest value) is compared last with jsonb =. Add a column here when the
+  -- table gains one.
   if old.is_current and not new.is_current
-     and (to_jsonb(new) - 'is_current') = (to_jsonb(old) - 'is_current') then
+     and (new.id, new.agent_id, new.user_id, new.session_id, new.state_type, new.state_hash, new.version,
+          new.parent_state_id, new.metadata, new.created_at)
+         is not distinct from
+         (old.id, old.agent_id, old.user_id, old.session_id, old.state_type, old.state_hash, old.version,
+          old.parent_state_id, old.metadata, old.created_at)
+     and new.state = old.state then
     return new;
   end if;
   raise exception 'agent_states rows are immutable (state %, version %)', old.id, old.version
