@@ -341,25 +341,34 @@ declare
   v_nil constant uuid := '00000000-0000-0000-0000-000000000000';
   v_max integer;
   v_current_id uuid;
+  v_newest_is_current boolean;
 begin
   new.state_hash := encode(sha256(convert_to(new.state::text, 'UTF8')), 'hex');
 
   perform pg_advisory_xact_lock(public.agent_state_stream_lock_key(new.agent_id, new.user_id, new.state_type, new.session_id));
 
-  select max(s.version) into v_max
-  from public.agent_states s
-  where s.agent_id = new.agent_id
-    and coalesce(s.user_id, v_nil) = coalesce(new.user_id, v_nil)
-    and s.state_type = new.state_type
-    and coalesce(s.session_id, v_nil) = coalesce(new.session_id, v_nil);
-
-  select s.id into v_current_id
+  -- One probe of agent_states_stream_version_key (newest version first) answers both "latest version" and,
+  -- in the usual case where the newest version is the current one, "which row to retire". Only when the
+  -- newest version is not current (an insert with is_current => false) is the current row looked up apart.
+  select s.version, case when s.is_current then s.id end, s.is_current
+    into v_max, v_current_id, v_newest_is_current
   from public.agent_states s
   where s.agent_id = new.agent_id
     and coalesce(s.user_id, v_nil) = coalesce(new.user_id, v_nil)
     and s.state_type = new.state_type
     and coalesce(s.session_id, v_nil) = coalesce(new.session_id, v_nil)
-    and s.is_current;
+  order by s.version desc
+  limit 1;
+
+  if v_max is not null and not v_newest_is_current then
+    select s.id into v_current_id
+    from public.agent_states s
+    where s.agent_id = new.agent_id
+      and coalesce(s.user_id, v_nil) = coalesce(new.user_id, v_nil)
+      and s.state_type = new.state_type
+      and coalesce(s.session_id, v_nil) = coalesce(new.session_id, v_nil)
+      and s.is_current;
+  end if;
 
   new.version := coalesce(new.version, coalesce(v_max, 0) + 1);
   new.is_current := coalesce(new.is_current, new.version > coalesce(v_max, 0));
