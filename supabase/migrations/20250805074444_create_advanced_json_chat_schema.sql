@@ -4,6 +4,7 @@
 --           Triggers live in 20250805074445, the state/memory API in 20250805074446 and maintenance /
 --           health functions in 20250805074447, so each file is about one thing; together they are "v2".
 -- Objects : extension vector (schema extensions, if absent); function public.is_valid_message_content;
+--           schema chat_private with its inlinable twin chat_private.is_valid_message_content (the CHECK's);
 --           tables public.conversation_sessions, chat_messages_v2, chat_message_revisions,
 --           chat_message_attachments, chat_tool_calls, agent_memories, agent_states, context_snapshots,
 --           state_checkpoints, policy_events; their indexes and policies; default privileges on functions.
@@ -85,6 +86,56 @@ comment on function public.is_valid_message_content(jsonb) is
 revoke execute on function public.is_valid_message_content(jsonb) from public, anon;
 grant execute on function public.is_valid_message_content(jsonb) to authenticated, service_role;
 
+/**
+ * The twin the CHECK on chat_messages_v2.content actually calls: the same rule as
+ * public.is_valid_message_content, written so the planner can inline it into the constraint — no SET clause,
+ * not strict, no subquery (the per-part rule is jsonpath, a C function), only pg_catalog. The public function
+ * stays the documented API; this one lives in a schema the API does not expose. test/schema/triggers.test.ts
+ * checks that both agree. jsonpath: strict `$.parts[*]` for "every part is an object" (lax would unwrap a nested
+ * array); lax member access for keys (a missing key is an empty sequence, so the test fails and the part is
+ * flagged); silent => true so nothing raises whatever the planner evaluates first.
+ */
+create schema chat_private;
+comment on schema chat_private is 'Internal helpers of schema v2 (not exposed by the API).';
+revoke all on schema chat_private from public;
+
+create function chat_private.is_valid_message_content(p_content jsonb)
+returns boolean
+language sql
+immutable
+parallel safe
+as $$
+  select case
+    when p_content is null then null
+    when pg_catalog.jsonb_typeof(p_content) <> 'object' then false
+    when p_content operator(pg_catalog.->>) 'type' = 'text' then
+      case
+        when pg_catalog.jsonb_typeof(p_content operator(pg_catalog.->) 'text') is distinct from 'string' then false
+        else (p_content operator(pg_catalog.-) 'type' operator(pg_catalog.-) 'text') operator(pg_catalog.=) '{}'::jsonb
+      end
+    when p_content operator(pg_catalog.->>) 'type' = 'parts' then
+      case
+        when pg_catalog.jsonb_typeof(p_content operator(pg_catalog.->) 'parts') is distinct from 'array' then false
+        when (p_content operator(pg_catalog.-) 'type' operator(pg_catalog.-) 'parts') operator(pg_catalog.<>) '{}'::jsonb then false
+        when pg_catalog.jsonb_array_length(p_content operator(pg_catalog.->) 'parts') = 0 then false
+        when pg_catalog.jsonb_path_exists(p_content, 'strict $.parts[*] ? (@.type() != "object")', '{}', true) then false
+        when pg_catalog.jsonb_path_exists(p_content,
+               'lax $.parts[*] ? (!(@.type.type() == "string") || (@.type == "text" && !(@.text.type() == "string")))',
+               '{}', true) then false
+        else true
+      end
+    else false
+  end
+$$;
+
+comment on function chat_private.is_valid_message_content(jsonb) is
+  'Inlinable twin of public.is_valid_message_content used by the chat_messages_v2 content CHECK; not an API.';
+
+-- Writers need EXECUTE (the planner only inlines a function the caller may execute); no schema USAGE is
+-- needed to run a constraint, which names the function by oid.
+revoke execute on function chat_private.is_valid_message_content(jsonb) from public, anon;
+grant execute on function chat_private.is_valid_message_content(jsonb) to authenticated, service_role;
+
 -- ---------------------------------------------------------------------------------------------------------
 -- conversation_sessions
 -- ---------------------------------------------------------------------------------------------------------
@@ -133,7 +184,7 @@ create table public.chat_messages_v2 (
   user_id uuid not null default auth.uid() references auth.users (id) on delete cascade,
   agent_id uuid references public.agents (id) on delete set null,
   role text not null check (role in ('user', 'assistant', 'system', 'tool')),
-  content jsonb not null constraint chat_messages_v2_content_check check (public.is_valid_message_content(content)),
+  content jsonb not null constraint chat_messages_v2_content_check check (chat_private.is_valid_message_content(content)),
   version integer not null default 1 check (version >= 1),
   parent_message_id uuid references public.chat_messages_v2 (id) on delete set null,
   metadata jsonb not null default '{}'::jsonb check (jsonb_typeof(metadata) = 'object'),

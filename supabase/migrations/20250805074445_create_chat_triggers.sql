@@ -341,25 +341,34 @@ declare
   v_nil constant uuid := '00000000-0000-0000-0000-000000000000';
   v_max integer;
   v_current_id uuid;
+  v_newest_is_current boolean;
 begin
   new.state_hash := encode(sha256(convert_to(new.state::text, 'UTF8')), 'hex');
 
   perform pg_advisory_xact_lock(public.agent_state_stream_lock_key(new.agent_id, new.user_id, new.state_type, new.session_id));
 
-  select max(s.version) into v_max
-  from public.agent_states s
-  where s.agent_id = new.agent_id
-    and coalesce(s.user_id, v_nil) = coalesce(new.user_id, v_nil)
-    and s.state_type = new.state_type
-    and coalesce(s.session_id, v_nil) = coalesce(new.session_id, v_nil);
-
-  select s.id into v_current_id
+  -- One probe of agent_states_stream_version_key (newest version first) answers both "latest version" and,
+  -- in the usual case where the newest version is the current one, "which row to retire". Only when the
+  -- newest version is not current (an insert with is_current => false) is the current row looked up apart.
+  select s.version, case when s.is_current then s.id end, s.is_current
+    into v_max, v_current_id, v_newest_is_current
   from public.agent_states s
   where s.agent_id = new.agent_id
     and coalesce(s.user_id, v_nil) = coalesce(new.user_id, v_nil)
     and s.state_type = new.state_type
     and coalesce(s.session_id, v_nil) = coalesce(new.session_id, v_nil)
-    and s.is_current;
+  order by s.version desc
+  limit 1;
+
+  if v_max is not null and not v_newest_is_current then
+    select s.id into v_current_id
+    from public.agent_states s
+    where s.agent_id = new.agent_id
+      and coalesce(s.user_id, v_nil) = coalesce(new.user_id, v_nil)
+      and s.state_type = new.state_type
+      and coalesce(s.session_id, v_nil) = coalesce(new.session_id, v_nil)
+      and s.is_current;
+  end if;
 
   new.version := coalesce(new.version, coalesce(v_max, 0) + 1);
   new.is_current := coalesce(new.is_current, new.version > coalesce(v_max, 0));
@@ -384,8 +393,16 @@ security invoker
 set search_path = ''
 as $$
 begin
+  -- Column by column, not to_jsonb(new) = to_jsonb(old): that turned two ~2 kB rows into jsonb on every
+  -- save. state (not null, the largest value) is compared last with jsonb =. Add a column here when the
+  -- table gains one.
   if old.is_current and not new.is_current
-     and (to_jsonb(new) - 'is_current') = (to_jsonb(old) - 'is_current') then
+     and (new.id, new.agent_id, new.user_id, new.session_id, new.state_type, new.state_hash, new.version,
+          new.parent_state_id, new.metadata, new.created_at)
+         is not distinct from
+         (old.id, old.agent_id, old.user_id, old.session_id, old.state_type, old.state_hash, old.version,
+          old.parent_state_id, old.metadata, old.created_at)
+     and new.state = old.state then
     return new;
   end if;
   raise exception 'agent_states rows are immutable (state %, version %)', old.id, old.version

@@ -207,6 +207,8 @@ drop function if exists public.set_updated_at();
 
 -- 20250805074444: the CHECK helper (after chat_messages_v2, whose constraint used it).
 drop function if exists public.is_valid_message_content(jsonb);
+drop function if exists chat_private.is_valid_message_content(jsonb);
+drop schema if exists chat_private;
 
 -- Give back the platform's default EXECUTE on new functions that 20250805074444 took away, so the database
 -- is as it was before v2 (on hosted Supabase and in our shim: PUBLIC globally, anon/authenticated in public).

@@ -52,6 +52,29 @@ describe('content check', () => {
       expect(r[0]!.ok, JSON.stringify(c)).toBe(true);
     }
   });
+  it('the CHECK uses an inlinable private twin that agrees with the public function', async () => {
+    const extra = [
+      { type: 'parts', parts: [[{ type: 'text', text: 'a' }]] }, { type: 'parts', parts: [{ type: ['text'], text: 'a' }] },
+      { type: 'parts', parts: [{ type: 'text', text: null }] }, { type: 'parts', parts: [{ type: 1 }] },
+      { type: 'parts', parts: [{ type: 'image' }, { type: 'text', text: ['a'] }] }, { type: 'parts', parts: [null] },
+      { type: ['text'], text: 'a' }, { type: 'text', text: { a: 1 } }, { type: 'parts', parts: [{ type: 'text', text: 'a' }, 1] },
+    ];
+    for (const c of [...valid, ...invalid, ...extra]) {
+      const [r] = await db.query<{ pub: boolean | null; twin: boolean | null }>(
+        `select public.is_valid_message_content($1::jsonb) as pub, chat_private.is_valid_message_content($1::jsonb) as twin`,
+        [JSON.stringify(c)],
+      );
+      expect(r!.twin, JSON.stringify(c)).toBe(r!.pub);
+    }
+    const [d] = await db.query<{ def: string }>(
+      `select pg_get_constraintdef(oid) as def from pg_constraint where conname = 'chat_messages_v2_content_check'`,
+    );
+    expect(d!.def).toMatch(/chat_private\.is_valid_message_content/);
+    const [f] = await db.query<{ strict: boolean; config: string[] | null }>(
+      `select proisstrict as strict, proconfig as config from pg_proc where oid = 'chat_private.is_valid_message_content(jsonb)'::regprocedure`,
+    );
+    expect(f).toEqual({ strict: false, config: null });
+  });
   it('rejects every other shape, in the function and in the table', async () => {
     for (const c of invalid) {
       const r = await db.query<{ ok: boolean | null }>(`select public.is_valid_message_content($1::jsonb) as ok`, [JSON.stringify(c)]);
