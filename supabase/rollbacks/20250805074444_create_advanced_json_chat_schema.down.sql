@@ -14,7 +14,8 @@
 --           dropping it would take every vector column in the database with it, and an unused extension
 --           costs nothing. Drop it by hand if you know v2 was its only user: drop extension vector;
 -- Check   : raises if any v2 table, index, sequence or function is still there afterwards.
--- History : deletes the version rows 20250805074444..20250805074449 from supabase_migrations.schema_migrations.
+-- History : deletes the version rows 20250805074444..20250805074449 from supabase_migrations.schema_migrations
+--           where that table exists (not after `psql -f` or another migration tool).
 --
 -- Hosted Supabase: run this file with psql in one transaction, then tell the CLI:
 --   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction \
@@ -108,7 +109,14 @@ drop function if exists public.retry_chat_migration_quarantine();
 drop function if exists public.repair_chat_migration(integer);
 drop schema if exists chat_migration cascade;
 drop schema if exists chat_archive;
-delete from supabase_migrations.schema_migrations where version = '20250806000000';
+-- History row, where there is a history (not after `psql -f` or another migration tool).
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    delete from supabase_migrations.schema_migrations where version = '20250806000000';
+  end if;
+end
+$$;
 -- <<< end of the data-migration block
 
 -- Later migrations built on v2 must be rolled back first (this script does not know their objects).
@@ -116,9 +124,12 @@ do $$
 declare
   v_newer text[];
 begin
-  select array_agg(m.version order by m.version) into v_newer
-  from supabase_migrations.schema_migrations m
-  where m.version > '20250805074449';
+  -- The history table exists only where the Supabase CLI or our runner applied the migrations.
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    select array_agg(m.version order by m.version) into v_newer
+    from supabase_migrations.schema_migrations m
+    where m.version > '20250805074449';
+  end if;
   if v_newer is not null then
     raise exception 'migrations newer than schema v2 are still applied: %', array_to_string(v_newer, ', ')
       using errcode = 'AJC10',
@@ -254,5 +265,11 @@ begin
 end
 $$;
 
-delete from supabase_migrations.schema_migrations
-where version between '20250805074444' and '20250805074449';
+-- History rows, where there is a history (not after `psql -f` or another migration tool).
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    delete from supabase_migrations.schema_migrations where version between '20250805074444' and '20250805074449';
+  end if;
+end
+$$;
