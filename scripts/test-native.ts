@@ -24,6 +24,7 @@ async function main(): Promise<number> {
     if (!url) throw new Error('--database-url needs a URL');
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  const provisioned = !url;
   url ??= (await ensureNativeCluster({ root: projectRoot, log })).url;
   const safe = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   log(`native lane: ${safe}`);
@@ -31,7 +32,13 @@ async function main(): Promise<number> {
   const child = spawn(vitest, ['run', ...args], {
     cwd: projectRoot,
     stdio: 'inherit',
-    env: { ...process.env, AJC_TEST_SERVER_URL: url, AJC_TEST_RUN_ID: randomBytes(3).toString('hex') },
+    env: {
+      ...process.env,
+      AJC_TEST_SERVER_URL: url,
+      AJC_TEST_RUN_ID: randomBytes(3).toString('hex'),
+      // The server is the db:native cluster (not one given with --database-url): its own tests may call it.
+      ...(provisioned ? { AJC_TEST_DB_NATIVE: '1' } : {}),
+    },
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 130 : 1))));

@@ -8,7 +8,7 @@
  * Otherwise they run as the current user.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -190,6 +190,13 @@ export async function ensureNativeCluster(opts: { root: string; log: Log; dataDi
   const dataDir = opts.dataDir ?? nativeDataDir(opts.root);
   await ensureInstalled({ root: opts.root, log });
 
+  if (existsSync(dataDir)) {
+    try {
+      accessSync(dataDir, constants.R_OK | constants.X_OK);
+    } catch {
+      throw new Error(`${dataDir} belongs to another OS user (as root, db:native runs the server as \`${SUPERUSER}\`): run it as root again (sudo npm run db:native).`);
+    }
+  }
   const running = readPidFile(dataDir);
   if (running && running.status === 'ready') {
     const url = urlFor(running.port);

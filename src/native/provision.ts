@@ -98,10 +98,17 @@ export async function missingPieces(): Promise<{ packages: string[]; pgvector: b
   return { packages, pgvector: !pgvectorInstalled() };
 }
 
-function unavailable(what: string): NativeUnavailableError {
-  return new NativeUnavailableError(
-    `The native lane needs ${what} to install PostgreSQL ${PG_MAJOR} with pgvector and pg_cron from Debian's packages; ` +
-      'point DATABASE_URL (or --database-url) at an existing PostgreSQL 15+ server with pgvector instead — everything else keeps working on PGlite.',
+/**
+ * Why this machine cannot install what is missing, as one sentence that also says what to use instead;
+ * null when it can (Linux with apt-get, running as root) or when nothing is missing.
+ */
+export function unavailableReason(missing: string[], machine: { platform: string; aptGet: boolean; root: boolean }): string | null {
+  if (!missing.length || (machine.platform === 'linux' && machine.aptGet && machine.root)) return null;
+  const needs = machine.platform !== 'linux' || !machine.aptGet ? 'a Debian or Ubuntu machine with apt-get' : 'root (run it with sudo)';
+  return (
+    `The native lane needs ${needs} to install PostgreSQL ${PG_MAJOR} with pgvector and pg_cron from Debian's packages ` +
+    `(missing here: ${missing.join(', ')}); point DATABASE_URL (or --database-url) at an existing PostgreSQL 15+ server ` +
+    'with pgvector instead — everything else keeps working on PGlite.'
   );
 }
 
@@ -111,10 +118,8 @@ export async function ensureInstalled(opts: { root: string; log: Log }): Promise
   const missing = await missingPieces();
   if (!missing.packages.length && !missing.pgvector) return;
   const what = [...missing.packages, ...(missing.pgvector ? [`pgvector ${PGVECTOR_VERSION} (built from source)`] : [])];
-  if (process.platform !== 'linux' || !onPath('apt-get') || !onPath('dpkg-query')) {
-    throw unavailable(`a Debian or Ubuntu machine with apt-get (missing here: ${what.join(', ')})`);
-  }
-  if (!isRoot()) throw unavailable(`root (run it with sudo) — missing here: ${what.join(', ')}`);
+  const why = unavailableReason(what, { platform: process.platform, aptGet: onPath('apt-get') && onPath('dpkg-query'), root: isRoot() });
+  if (why) throw new NativeUnavailableError(why);
 
   if (missing.packages.length) {
     log(`installing ${missing.packages.join(' ')} with apt-get…`);
