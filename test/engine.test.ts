@@ -3,9 +3,9 @@
  * PGlite and postgres.js (what every CLI uses with DATABASE_URL, and the native test lane). On the PGlite
  * lane postgres.js reaches the same database over pglite-socket; on the native lane it is the server.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEmbedded, openPostgres, type Db } from '../src/db/engine.ts';
-import { openEmpty, serveDb } from './helpers/db.ts';
+import { onNative, openEmpty, openMigrated, openSession, serveDb } from './helpers/db.ts';
 
 let embedded: Db;
 let wire: Db;
@@ -48,4 +48,36 @@ it('returns the same values as embedded PGlite (int8 a number while safe, BigInt
   expect(viaWire.big).toBe(9007199254740993n);
   expect(viaWire.num).toBe('1.5');
   expect(viaWire.at).toEqual(new Date('2025-01-02T03:04:05Z'));
+});
+
+describe('openSession: more real sessions on a test’s own database', () => {
+  // Native lane only: PGlite is one session, so there is no second one to open (it says so).
+  it.skipIf(!onNative)('gives separate backends that really block each other, and closes with the database', async () => {
+    const db = await openMigrated();
+    try {
+      const [a, b] = [await openSession(db), await openSession(db)];
+      const pid = async (s: Db) => (await s.query<{ pid: number }>(`select pg_backend_pid() as pid`))[0]!.pid;
+      expect(new Set([await pid(db), await pid(a), await pid(b)]).size).toBe(3);
+      const [dbName] = await db.query<{ d: string }>(`select current_database() as d`);
+      expect(await a.query(`select current_database() as d`)).toEqual([dbName]);
+      await a.transaction(async (tx) => {
+        await tx.query(`select pg_advisory_xact_lock(42)`);
+        await expect(b.query(`select pg_advisory_xact_lock(42), 1 from (select set_config('lock_timeout', '200ms', true)) s`)).rejects.toMatchObject({
+          code: '55P03',
+        });
+      });
+      expect(await b.query(`select pg_try_advisory_lock(42) as got`)).toEqual([{ got: true }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it.skipIf(onNative)('on PGlite, says that there is only one session', async () => {
+    const db = await openMigrated();
+    try {
+      await expect(openSession(db)).rejects.toThrow(/PGlite is a single session/);
+    } finally {
+      await db.close();
+    }
+  });
 });

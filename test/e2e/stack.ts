@@ -9,7 +9,7 @@
  */
 import { openPostgres, type Db } from '../../src/db/engine.ts';
 import { startStack, type Stack, type StackOptions } from '../../src/stack/index.ts';
-import { openMigrated } from '../helpers/db.ts';
+import { onNative, openMigrated } from '../helpers/db.ts';
 import { signUserToken } from '../../src/stack/keys.ts';
 import { connectChat, type ChatClient } from '../../src/client/index.ts';
 
@@ -21,7 +21,7 @@ export interface TestStack {
 
 export async function startTestStack(opts: Pick<StackOptions, 'functions' | 'functionEnv'> = {}): Promise<TestStack> {
   // Native lane: a database of its own on the server (dropped on stop). PGlite: the stack's in-memory one.
-  const own = process.env.AJC_TEST_SERVER_URL ? await openMigrated() : null;
+  const own = onNative ? await openMigrated() : null;
   const log = (l: string) => {
     if (process.env.DEBUG) console.log(l);
   };
