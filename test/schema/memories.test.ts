@@ -93,7 +93,8 @@ describe('match_agent_memories', () => {
     const [rebuilt] = await as(db, service, (tx) => tx.query<{ lists: number; indexed_rows: number }>(`select * from public.rebuild_agent_memory_index()`));
     expect(rebuilt).toMatchObject({ lists: 2 });
     const [idx] = await db.query<{ def: string }>(`select pg_get_indexdef('public.agent_memories_embedding_idx'::regclass) as def`);
-    expect(idx!.def).toMatch(/ivfflat \(embedding extensions\.vector_cosine_ops\) WITH \(lists='?2'?\)/);
+    // pg_get_indexdef qualifies the opclass only when `extensions` is not on the search_path (it is on Supabase).
+    expect(idx!.def).toMatch(/ivfflat \(embedding (extensions\.)?vector_cosine_ops\) WITH \(lists='?2'?\)/);
     const rows = await match(userA(), angle(25), 6);
     expect(rows.map((r) => r.content).slice(0, 2)).toEqual(['deg30', 'deg10']);
     expect(rows.map((r) => r.content).slice(4)).toEqual(['deg60', 'deg90']);
