@@ -15,9 +15,9 @@ import { listFunctions } from '../src/stack/functions.ts';
 const run = promisify(execFile);
 const functionsDir = join(projectRoot, 'supabase', 'functions');
 
-it('serves the four API functions, each with deno.json and a config.toml entry', async () => {
+it('serves the five API functions, each with deno.json and a config.toml entry', async () => {
   const names = await listFunctions(functionsDir);
-  expect(names).toEqual(['agent-state', 'memories', 'messages', 'sessions']);
+  expect(names).toEqual(['agent-state', 'agents', 'memories', 'messages', 'sessions']);
   const config = await readFile(join(projectRoot, 'supabase', 'config.toml'), 'utf8');
   for (const n of names) {
     expect(existsSync(join(functionsDir, n, 'deno.json'))).toBe(true);
@@ -42,12 +42,19 @@ it('imports only _shared code, its own files and the packages of its import map'
 it('type-checks every function under Deno without the network', async () => {
   const names = await listFunctions(functionsDir);
   const deno = join(projectRoot, 'node_modules', '.bin', 'deno');
+  // Functions whose deno.json is the same file content are checked together, in one Deno process (the
+  // shared code is checked once): same result as one check per function, a fraction of the time.
+  const byConfig = new Map<string, string[]>();
   for (const n of names) {
-    const r = await run(deno, ['check', '--quiet', '--config', join(functionsDir, n, 'deno.json'), join(functionsDir, n, 'index.ts')], {
+    const config = await readFile(join(functionsDir, n, 'deno.json'), 'utf8');
+    byConfig.set(config, [...(byConfig.get(config) ?? []), n]);
+  }
+  for (const group of byConfig.values()) {
+    const r = await run(deno, ['check', '--quiet', '--config', join(functionsDir, group[0]!, 'deno.json'), ...group.map((n) => join(functionsDir, n, 'index.ts'))], {
       cwd: projectRoot,
       env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
     }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: `FAILED\n${e.stderr ?? ''}` }));
-    expect(r.stderr, n).not.toMatch(/FAILED|error/);
+    expect(r.stderr, group.join(', ')).not.toMatch(/FAILED|error/);
   }
 });
 

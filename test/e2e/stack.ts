@@ -14,11 +14,12 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startTestStack(): Promise<TestStack> {
+export async function startTestStack(opts: { functions?: string[]; functionEnv?: Record<string, string> } = {}): Promise<TestStack> {
   const stack = await startStack({
     dataDir: null,
     dbPort: 0,
     apiPort: 0,
+    ...opts,
     log: (l) => {
       if (process.env.DEBUG) console.log(l);
     },
