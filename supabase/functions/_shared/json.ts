@@ -66,7 +66,9 @@ export function parseJsonBody(text: string): unknown {
   let root: unknown;
   try {
     root = JSON.parse(text, reviver as (this: unknown, key: string, value: unknown) => unknown);
-  } catch {
+  } catch (e) {
+    // The reviver pass recurses: a document nested tens of thousands deep overflows it (no syntax error).
+    if (e instanceof RangeError) throw new HttpError(422, 'too_deep', `JSON nested deeper than ${MAX_JSON_DEPTH} levels is not accepted.`);
     throw new HttpError(400, 'invalid_json', 'The body is not valid JSON.');
   }
   const stack: Array<[unknown, Array<string | number>]> = [[root, []]];
