@@ -67,3 +67,19 @@ it('prints the same anon and service_role keys as `supabase start`', async () =>
     'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6InNlcnZpY2Vfcm9sZSIsImV4cCI6MTk4MzgxMjk5Nn0.EGIM96RAZx35lJzdJsyH-qQwv8Hdp7fsn3W0YpN81IU',
   );
 });
+
+it('maps the SQLSTATEs a request can meet without a client mistake to 409 / 503, never 500', async () => {
+  // errors.ts is plain TypeScript (no Deno API), so the mapping itself can be read here; the e2e tests
+  // exercise the paths they can provoke (AJC13, timeouts through the deadline test).
+  const { mapDbError } = await import('../supabase/functions/_shared/errors.ts');
+  expect(mapDbError({ code: '55000', message: 'public.chat_messages is read-only: the chat schema mode is v2_only', hint: 'Write to v2.' })).toEqual({
+    status: 409,
+    code: 'conflict',
+    message: 'public.chat_messages is read-only: the chat schema mode is v2_only — Write to v2.',
+  });
+  for (const code of ['57014', '55P03']) {
+    expect(mapDbError({ code, message: 'canceling statement due to statement timeout' })).toMatchObject({ status: 503, code: 'database_busy', headers: { 'Retry-After': '2' } });
+  }
+  expect(mapDbError({ code: 'CONNECT_TIMEOUT' })).toMatchObject({ status: 503, headers: { 'Retry-After': '2' } });
+  expect(mapDbError({ code: 'AJC13', message: 'query embedding cannot be normalised', hint: 'h' })).toMatchObject({ status: 422, code: 'invalid_embedding' });
+});

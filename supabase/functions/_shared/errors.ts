@@ -78,6 +78,11 @@ export function mapDbError(err: unknown): Mapped | null {
     return { status: 422, code: 'invalid_value', message: withHint(e) };
   }
   if (code.startsWith('54')) return { status: 413, code: 'too_large', message: withHint(e) };
+  if (code === '55000') {
+    // object_not_in_prerequisite_state: e.g. a write that would reach a legacy table while the chat
+    // schema mode is v2_only (deleting an agent cascades to legacy rows). The message and hint say why.
+    return { status: 409, code: 'conflict', message: withHint(e) };
+  }
   if (code === '57014' || code === '55P03') {
     // statement_timeout / lock_timeout, set per transaction from the request's deadline (db.ts); the
     // transaction is rolled back.
