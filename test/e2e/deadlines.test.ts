@@ -55,6 +55,7 @@ it('answers 503 + Retry-After while another client holds the database in a trans
     for (const r of [write, read]) {
       expect(r.status).toBe(503);
       expect(r.headers.get('retry-after')).toBe('2');
+      expect(r.headers.get('access-control-expose-headers')).toMatch(/retry-after/i); // readable from a browser
       expect(r.json).toMatchObject({ error: { code: 'database_busy', message: expect.stringMatching(/nothing was changed/) } });
     }
     expect(elapsed).toBeGreaterThanOrEqual(DEADLINE_MS - 100); // it did wait for the database first

@@ -15,6 +15,8 @@ export const corsHeaders: Record<string, string> = {
   'Access-Control-Allow-Headers': 'authorization, x-client-info, apikey, content-type, x-region',
   'Access-Control-Allow-Methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
   'Access-Control-Max-Age': '86400',
+  // Browsers hide response headers from scripts unless listed: a 503's Retry-After must be readable.
+  'Access-Control-Expose-Headers': 'Retry-After',
 };
 
 /** An error with its HTTP status and a stable machine-readable code. */
