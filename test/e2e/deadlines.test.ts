@@ -11,6 +11,7 @@ import { connect } from 'node:net';
 import { request } from 'node:http';
 import postgres from 'postgres';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { onNative } from '../helpers/db.ts';
 import { newUser, raw, startTestStack, type TestStack, type TestUser } from './stack.ts';
 
 const DEADLINE_MS = 2000;
@@ -41,11 +42,13 @@ it('answers 503 + Retry-After while another client holds the database in a trans
   const conversation_id = crypto.randomUUID();
   expect((await send(conversation_id, 'before')).status).toBe(201);
 
-  // psql's `begin; select 1;` through the stack's Postgres port, then idle
+  // PGlite: psql's `begin; select 1;` through the stack's Postgres port, then idle — the one shared session
+  // is held. A real server has many sessions, so there the holder takes the lock a DBA's long `alter table`
+  // would: every request on the table waits (and meets lock_timeout / the deadline).
   const holder = postgres(t.stack.dbUrl, { max: 1, prepare: false, onnotice: () => {} });
   try {
     await holder.unsafe('begin');
-    await holder.unsafe('select 1');
+    await holder.unsafe(onNative ? 'lock table public.chat_messages_v2 in access exclusive mode' : 'select 1');
     const started = Date.now();
     const [write, read] = await Promise.all([
       send(conversation_id, 'during'),
