@@ -8,10 +8,10 @@
  * ports and an in-memory database.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { openEmbedded, type Db } from '../db/engine.ts';
-import { migrate, projectRoot } from '../db/runner.ts';
+import { join } from 'node:path';
+import { openEmbedded, pgliteStartupSql, type Db } from '../db/engine.ts';
+import { acquireDataDirLock, DataDirInUseError, displayDir } from '../db/lock.ts';
+import { applySeed, migrate, projectRoot } from '../db/runner.ts';
 import { freePort, serveSocket } from '../db/socket.ts';
 import { openMigrated } from '../db/template.ts';
 import { serveFunctions } from './functions.ts';
@@ -78,6 +78,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // db port is fixed first, and the gateway holds requests until the database is up.
     const dbPort = opts.dbPort === 0 ? await freePort() : (opts.dbPort ?? 54322);
     const dbUrl = `postgresql://postgres:postgres@${host}:${dbPort}/postgres`;
+    // The data directory's lock comes before anything starts: a second stack on the same directory is
+    // refused at once, before it spawns a worker or touches a file.
+    const lock = dataDir === null ? null : await acquireDataDirLock(dataDir, { stack: true }).catch((e: unknown) => {
+      if (!(e instanceof DataDirInUseError)) throw e;
+      const shown = displayDir(e.dir);
+      throw new DataDirInUseError(
+        e.dir,
+        e.holder,
+        `stop it first${e.holder.dbUrl ? ` (its database is ${e.holder.dbUrl})` : ''}, or start another stack on its own data: ` +
+          `npm start -- --data-dir ${shown === '.data/db' ? '.data/db2' : `${shown}-2`} --db-port 0 --api-port 0`,
+      );
+    });
+    if (lock) cleanups.push(async () => lock.release());
     const anonKey = await signApiKey('anon', jwtSecret);
     const serviceRoleKey = await signApiKey('service_role', jwtSecret);
     let openGate!: (ok: boolean) => void;
@@ -111,23 +124,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         db = await openMigrated();
         cleanups.push(() => db.close());
       } else {
-        const dir = resolve(dataDir);
-        if (opts.reset) await rm(dir, { recursive: true, force: true });
-        const fresh = !existsSync(join(dir, 'PG_VERSION'));
-        db = await openEmbedded({ dataDir: dir });
+        const fresh = opts.reset === true || !existsSync(join(lock!.dir, 'PG_VERSION'));
+        db = await openEmbedded({ dataDir: lock!.dir, lock: lock!, ...(opts.reset ? { reset: true } : {}) });
         cleanups.push(() => db.close());
+        if (opts.reset) log(`reset: deleted ${displayDir(lock!.dir)} and created it again`);
         const r = await migrate(db, { log });
         if (r.applied.length) log(`applied ${r.applied.length} migration(s)`);
-        const seedPath = join(projectRoot, 'supabase', 'seed.sql');
-        if (fresh && opts.seed !== false && existsSync(seedPath)) {
-          await db.transaction(async (tx) => tx.exec(await readFile(seedPath, 'utf8')));
-          log('applied supabase/seed.sql');
-        }
+        if (fresh && opts.seed !== false && (await applySeed(db))) log('applied supabase/seed.sql');
       }
       const socket = await serveSocket(db.pglite!, { host });
       cleanups.push(() => socket.stop());
-      const proxy = await serveSessionProxy({ upstreamPort: socket.port, upstreamHost: host, port: dbPort, host });
+      const proxy = await serveSessionProxy({ upstreamPort: socket.port, upstreamHost: host, port: dbPort, host, sessionInitSql: pgliteStartupSql });
       cleanups.push(() => proxy.stop());
+      lock?.update({ dbUrl });
       return db;
     })();
 
@@ -137,6 +146,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (fnsResult.status === 'rejected') throw fnsResult.reason;
     const fns = fnsResult.value;
     const db = dbResult.value;
+    lock?.update({ dbUrl, apiUrl: fns.url });
 
     return {
       apiUrl: fns.url,
