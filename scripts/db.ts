@@ -3,10 +3,14 @@
  *
  * Targets DATABASE_URL (or --database-url) when given, otherwise the embedded database in .data/db (or
  * --data-dir). While `npm start` serves that directory, migrate / status / rollback go through its Postgres
- * port; db:reset deletes the directory, so it refuses while anything holds it.
+ * port; db:reset deletes the directory, so it refuses while anything holds it. A command that creates the
+ * embedded database (db:reset, or db:migrate on a new directory) applies supabase/seed.sql, as `npm start`
+ * and `supabase db reset` do.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { openEmbedded } from '../src/db/engine.ts';
-import { DataDirInUseError, displayDir } from '../src/db/lock.ts';
+import { DataDirInUseError, displayDir, lockHolder } from '../src/db/lock.ts';
 import { applySeed, migrate, rollback, status } from '../src/db/runner.ts';
 import { defaultDataDir, parseCli, runMain, stringOpt, UsageError, type OptionSpec } from '../src/cli/args.ts';
 import { openTarget } from '../src/cli/target.ts';
@@ -67,12 +71,15 @@ runMain(async () => {
     return;
   }
 
-  const { db } = await openTarget({ url, dataDir, max: 1 });
+  // A new embedded database gets the demo data whichever command creates it, as `npm start` does.
+  const creating = !url && !existsSync(join(dataDir, 'PG_VERSION')) && !(await lockHolder(dataDir));
+  const { db, viaStack } = await openTarget({ url, dataDir, max: 1 });
   try {
     switch (command) {
       case 'migrate': {
         const r = await migrate(db, { log });
         log(r.applied.length ? `${r.applied.length} migration(s) applied` : 'database is up to date');
+        if (creating && !viaStack && (await applySeed(db))) log(`applied supabase/seed.sql (new database in ${displayDir(dataDir)})`);
         break;
       }
       case 'status': {

@@ -5,7 +5,8 @@
  * - a second `npm start` and `db:reset` refuse; `seed:legacy` goes through the stack's port and loses
  *   no row while the API writes at the same time;
  * - killing only the outermost npm process stops the stack: ports free, Deno workers gone, lock released,
- *   and the directory opens afterwards with every row in it.
+ *   and the directory opens afterwards with every row in it;
+ * - then db:reset starts over and applies supabase/seed.sql.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -241,6 +242,26 @@ describe('npm start on a data directory', () => {
         `select (select count(*)::int from public.chat_messages) as legacy, (select count(*)::int from public.chat_messages_v2) as v2`,
       );
       expect(r).toEqual(expected);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('db:reset, once the directory is free, starts over and applies supabase/seed.sql like supabase db reset', async () => {
+    const reset = await runScript('db.ts', ['reset', '--data-dir', dataDir]);
+    expect(reset.code, reset.out).toBe(0);
+    expect(reset.out).toContain('applied supabase/seed.sql');
+    const db = await openEmbedded({ dataDir });
+    try {
+      const [r] = await db.query<{ alice: number; agents: number; others: number; v2: number }>(
+        `select (select count(*)::int from auth.users where id = $1) as alice,
+                (select count(*)::int from public.agents where owner_id = $1) as agents,
+                (select count(*)::int from public.chat_messages m where not exists (
+                   select 1 from auth.users u where u.id = m.user_id and u.email in ('alice@example.test', 'bob@example.test'))) as others,
+                (select count(*)::int from public.chat_messages_v2) as v2`,
+        [ALICE],
+      );
+      expect(r).toEqual({ alice: 1, agents: 1, others: 0, v2: 0 }); // the demo data, and nothing seeded or written above
     } finally {
       await db.close();
     }
