@@ -3,7 +3,9 @@
  *                        [--database-url URL] [--data-dir DIR]
  *
  * Fills the legacy tables with realistic, deterministic, dirty data (src/seed/legacy.ts). M is the total
- * number of chat_messages rows, spread over N conversations. Appends; run `npm run db:reset` for a clean slate.
+ * number of chat_messages rows, spread over N conversations. Appends (another --seed for a second batch: the seed
+ * fixes user and agent ids); for a clean slate, `npm run db:reset` with npm start stopped, or `npm start -- --reset`.
+ * While `npm start` holds the data directory, it seeds through the stack's Postgres port.
  */
 import { defaultDataDir, intOpt, parseCli, runMain, stringOpt, UsageError } from '../src/cli/args.ts';
 import { createProgress } from '../src/cli/progress.ts';
