@@ -46,10 +46,10 @@ describe('data:migrate as a real process', () => {
       [['--bogus'], /error: Unknown option '--bogus'/],
       [['--batch-size', '10', '--limit', '3'], /error: Unknown option '--limit'/],
     ];
-    for (const [args, message] of cases) {
-      const child = spawnData(['migrate', ...args, '--database-url', socket.url]);
-      const { code } = await child.exit;
-      const out = child.out.join('\n');
+    const children = cases.map(([args]) => spawnData(['migrate', ...args, '--database-url', socket.url]));
+    for (const [i, [, message]] of cases.entries()) {
+      const { code } = await children[i]!.exit;
+      const out = children[i]!.out.join('\n');
       expect(code, out).toBe(2);
       expect(out).toMatch(message);
       expect(out).toMatch(/^usage: npm run data:<command>/m);
