@@ -9,7 +9,7 @@
  * - then db:reset starts over and applies supabase/seed.sql.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -104,9 +104,8 @@ beforeAll(async () => {
   parent = await mkdtemp(join(tmpdir(), 'ajc-datadir-'));
   dataDir = join(parent, 'db');
   // A directory with something in it that only a reset removes.
-  const pre = await openEmbedded({ dataDir });
-  await pre.exec(`create table public.reset_marker (x int)`);
-  await pre.close();
+  mkdirSync(dataDir);
+  writeFileSync(join(dataDir, 'reset-marker'), 'only --reset deletes this file');
 
   // `npm start --reset` without `--`: npm keeps --reset for itself (npm_config_reset) and runs the script.
   npm = spawn('npm', ['start', '--reset', '--', '--data-dir', dataDir, '--db-port', '0', '--api-port', '0'], {
@@ -146,12 +145,10 @@ afterAll(async () => {
 describe('npm start on a data directory', () => {
   it('honours --reset written without -- (npm swallows it), and seeds the new database', async () => {
     expect(out).toMatch(/note: npm kept --reset for itself; honouring it\. Flags for this command go after --: npm start -- --reset/);
-    const [r] = await admin.query<{ marker: boolean; alice: number }>(
-      `select to_regclass('public.reset_marker') is not null as marker,
-              (select count(*)::int from auth.users where id = $1) as alice`,
-      [ALICE],
-    );
-    expect(r).toEqual({ marker: false, alice: 1 });
+    expect(out).toContain(`reset: deleted ${dataDir} and created it again`);
+    expect(existsSync(join(dataDir, 'reset-marker'))).toBe(false);
+    const [r] = await admin.query<{ alice: number }>(`select count(*)::int as alice from auth.users where id = $1`, [ALICE]);
+    expect(r).toEqual({ alice: 1 });
   });
 
   it('refuses a second opener in another process at once, naming the holder and the way out', async () => {
