@@ -12,7 +12,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseFlags, runMain, UsageError } from '../src/cli/args.ts';
+import { parseCli, runMain, UsageError } from '../src/cli/args.ts';
 import { projectRoot } from '../src/db/runner.ts';
 import { configFor, type BenchConfig, type Mode } from './config.ts';
 import { engineVersions, openMigrated } from './lib/db.ts';
@@ -117,7 +117,21 @@ export async function writeResults(res: BenchResults, out: string, docs: string 
 
 if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
   runMain(async () => {
-    const { flags } = parseFlags(process.argv.slice(2));
+    const { values: flags } = parseCli({
+      usage:
+        'usage: npm run bench -- [--quick | --toy] [--only backfill,page,…] [--out FILE] [--docs FILE | --no-docs] [--render FILE] [--merge a.json,b.json]',
+      entry: 'bench/run.ts',
+      options: {
+        quick: { type: 'boolean' },
+        toy: { type: 'boolean' },
+        only: { type: 'string' },
+        out: { type: 'string' },
+        docs: { type: 'string' },
+        'no-docs': { type: 'boolean' },
+        render: { type: 'string' },
+        merge: { type: 'string' },
+      },
+    });
     const mode: Mode = flags.quick === true ? 'quick' : flags.toy === true ? 'toy' : 'full';
     const only = typeof flags.only === 'string' ? flags.only.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
     for (const o of only ?? []) if (!(o in scenarios)) throw new UsageError(`unknown scenario ${o}; known: ${Object.keys(scenarios).join(', ')}`);

@@ -7,13 +7,15 @@
  *   npm run data:pause | data:resume
  *   npm run data:quarantine -- [--limit N] [--retry]
  *
- * Every command takes [--database-url URL] (or DATABASE_URL); otherwise it opens the embedded database
- * in .data/db (stop `npm start` first, or point --database-url at its socket on 127.0.0.1:54322).
+ * Every command takes [--database-url URL] (or DATABASE_URL); otherwise it works on the embedded database
+ * in .data/db (or --data-dir) — through the running `npm start` when it holds that directory.
+ * Unknown flags exit 2 with the usage and do nothing.
  */
-import { openDb, type Db } from '../src/db/engine.ts';
-import { defaultDataDir, intFlag, parseFlags, runMain, UsageError, type Flags } from '../src/cli/args.ts';
+import type { Db } from '../src/db/engine.ts';
+import { defaultDataDir, intOpt, parseCli, runMain, stringOpt, UsageError, type OptionSpec, type Values } from '../src/cli/args.ts';
 import { createProgress, formatDuration } from '../src/cli/progress.ts';
 import { formatRecord, formatTable } from '../src/cli/table.ts';
+import { npmRun, openTarget, targetArgs } from '../src/cli/target.ts';
 import {
   dryRun,
   explain,
@@ -28,7 +30,7 @@ import {
   verify,
 } from '../src/migration/driver.ts';
 
-const usage = `usage: tsx scripts/data.ts <command> [options]
+const usage = `usage: npm run data:<command> -- [options]      (or: tsx scripts/data.ts <command> [options])
   migrate     [--batch-size N] [--rate rows/s] [--dry-run] [--max-batches N] [--log-every N]
   status
   verify
@@ -36,58 +38,87 @@ const usage = `usage: tsx scripts/data.ts <command> [options]
   quarantine  [--limit N] [--retry]
 common: [--database-url URL] [--data-dir DIR]`;
 
+const common: OptionSpec = { 'database-url': { type: 'string' }, 'data-dir': { type: 'string' } };
+const perCommand: Record<string, OptionSpec> = {
+  migrate: {
+    'batch-size': { type: 'string' },
+    rate: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    'max-batches': { type: 'string' },
+    'log-every': { type: 'string' },
+  },
+  status: {},
+  verify: {},
+  pause: {},
+  resume: {},
+  quarantine: { limit: { type: 'string' }, retry: { type: 'boolean' } },
+};
+
 runMain(async () => {
-  const { flags, positional } = parseFlags(process.argv.slice(2));
-  const command = positional[0];
-  if (!command || flags.help) {
-    console.log(usage);
-    return command ? 0 : 2;
-  }
-  const url = typeof flags['database-url'] === 'string' ? flags['database-url'] : process.env.DATABASE_URL;
-  const dataDir = typeof flags['data-dir'] === 'string' ? flags['data-dir'] : defaultDataDir;
-  const where = url ? redact(url) : `embedded database ${dataDir}`;
+  const argv = process.argv.slice(2);
+  // The command decides which flags exist: `status --batch-size 5` is as wrong as `migrate --bogus`.
+  const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : undefined;
+  if (command && !perCommand[command]) throw new UsageError(`unknown command ${JSON.stringify(command)}`, usage);
+  const { values } = parseCli(
+    { usage, entry: 'scripts/data.ts', positionals: 1, options: { ...common, ...(command ? perCommand[command] : {}) } },
+    argv,
+  );
+  if (!command) throw new UsageError('which command?', usage);
+  const url = stringOpt(values, 'database-url') ?? process.env.DATABASE_URL;
+  // Validate every number before touching a database.
+  const opts = command === 'migrate' ? migrateOptions(values) : undefined;
+  const limit = command === 'quarantine' ? intOpt(values, 'limit', 100) : 100;
   // One connection: batches and status reads run in order on the same session.
-  const db = await openDb({ url, dataDir, max: 1 });
+  const { db, where } = await openTarget({ url, dataDir: stringOpt(values, 'data-dir') ?? defaultDataDir, max: 1 });
+  const next = (script: string) => npmRun(script, targetArgs(values));
   try {
     await requireApi(db, Boolean(url)).catch((e: unknown) => {
       throw explain(e, Boolean(url));
     });
     switch (command) {
       case 'migrate':
-        return flags['dry-run'] ? await cmdDryRun(db, flags, where) : await cmdMigrate(db, flags, where);
+        return values['dry-run'] ? await cmdDryRun(db, opts!, where) : await cmdMigrate(db, opts!, where, values, next);
       case 'status':
         return await cmdStatus(db);
       case 'verify':
-        return await cmdVerify(db);
+        return await cmdVerify(db, next);
       case 'pause':
         await pause(db);
         console.log('paused: a running data:migrate stops after its current batch; nothing is lost.');
-        console.log('resume with: npm run data:resume   (or in psql: select resume_chat_migration();)');
+        console.log(`resume with: ${next('data:resume')}   (or in psql: select resume_chat_migration();)`);
         return await cmdStatus(db);
       case 'resume':
         await resume(db);
-        console.log('resumed: run npm run data:migrate to continue from the last committed batch.');
+        console.log(`resumed: run ${next('data:migrate')} to continue from the last committed batch.`);
         return await cmdStatus(db);
       case 'quarantine':
-        return await cmdQuarantine(db, flags);
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}\n${usage}`);
+        return await cmdQuarantine(db, values, limit, next);
     }
+    return 2;
   } finally {
     await db.close();
   }
 });
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+interface MigrateOpts {
+  batchSize: number;
+  rate: number | undefined;
+  maxBatches: number | undefined;
+  logEvery: number;
 }
 
-async function cmdMigrate(db: Db, flags: Flags, where: string): Promise<number> {
-  const batchSize = intFlag(flags, 'batch-size', 5000);
-  const rate = flags.rate === undefined ? undefined : intFlag(flags, 'rate', 1);
-  const maxBatches = flags['max-batches'] === undefined ? undefined : intFlag(flags, 'max-batches', 1);
-  const tty = Boolean(process.stderr.isTTY) && !flags['log-every'];
-  const logEvery = intFlag(flags, 'log-every', 10);
+function migrateOptions(values: Values): MigrateOpts {
+  return {
+    batchSize: intOpt(values, 'batch-size', 5000),
+    rate: values.rate === undefined ? undefined : intOpt(values, 'rate', 1),
+    maxBatches: values['max-batches'] === undefined ? undefined : intOpt(values, 'max-batches', 1),
+    logEvery: intOpt(values, 'log-every', 10),
+  };
+}
+
+async function cmdMigrate(db: Db, o: MigrateOpts, where: string, values: Values, next: (script: string) => string): Promise<number> {
+  const { batchSize, rate, maxBatches, logEvery } = o;
+  const tty = Boolean(process.stderr.isTTY) && values['log-every'] === undefined;
 
   let interrupts = 0;
   const onSigint = () => {
@@ -133,16 +164,17 @@ async function cmdMigrate(db: Db, flags: Flags, where: string): Promise<number> 
         console.log(`backfill complete: ${summary}`);
         if (r.states?.length) console.log(`chat_states: ${formatInline(r.states[0]!)}`);
         console.log(`migrated ${s.migrated ?? '?'}, quarantined ${s.quarantined ?? '?'}, remaining ${s.remaining ?? '?'}`);
-        if ((s.quarantined ?? 0) > 0) console.log('inspect quarantined rows with: npm run data:quarantine');
-        console.log('next: npm run data:verify');
+        if ((s.quarantined ?? 0) > 0) console.log(`inspect quarantined rows with: ${next('data:quarantine')}`);
+        console.log(`next: ${next('data:verify')}`);
         return 0;
       case 'paused':
-        console.log(`paused (${summary}); resume with: npm run data:resume && npm run data:migrate`);
+        console.log(`paused (${summary}); resume with: ${next('data:resume')} && ${next('data:migrate')}`);
         return 3;
       case 'interrupted':
       case 'max-batches':
         console.log(`stopped after batch ${r.batches}: ${summary}; every batch so far is committed.`);
-        console.log(`resume with: npm run data:migrate -- --batch-size ${batchSize}${rate ? ` --rate ${rate}` : ''}`);
+        // The same target and pace as this run: the flags that say where (--database-url, --data-dir) included.
+        console.log(`resume with: ${npmRun('data:migrate', [...targetArgs(values), '--batch-size', String(batchSize), ...(rate ? ['--rate', String(rate)] : [])])}`);
         return r.reason === 'interrupted' ? 130 : 0;
     }
   } catch (err) {
@@ -160,12 +192,12 @@ function formatInline(r: Record<string, unknown>): string {
     .join(' ');
 }
 
-async function cmdDryRun(db: Db, flags: Flags, where: string): Promise<number> {
-  const batchSize = intFlag(flags, 'batch-size', 5000);
+async function cmdDryRun(db: Db, o: MigrateOpts, where: string): Promise<number> {
+  const { batchSize } = o;
   console.log(`DRY RUN on ${where} — nothing will be written.`);
   const r = await dryRun(db, { batchSize });
   console.log(`legacy rows still to process: ${r.remaining ?? '?'}`);
-  console.log(`not yet migrated, by the SPEC §6 rules: ${r.wouldMigrate} would migrate`);
+  console.log(`not yet migrated, by the mapping rules: ${r.wouldMigrate} would migrate`);
   for (const [reason, n] of Object.entries(r.wouldQuarantine)) console.log(`  ${n} would be quarantined: ${reason}`);
   console.log(`chat_states: ${r.chatStates.total} blobs${r.chatStates.invalidJson ? `, ${r.chatStates.invalidJson} not valid JSON (would be quarantined)` : ''}`);
   if (r.sample) {
@@ -177,7 +209,7 @@ async function cmdDryRun(db: Db, flags: Flags, where: string): Promise<number> {
     );
     if (r.remaining && rps > 0) console.log(`estimated backfill time at this speed: ${formatDuration(r.remaining / rps)}`);
   } else {
-    console.log('no sample batch: the migration is paused (npm run data:resume first)');
+    console.log('no sample batch: the migration is paused (run data:resume first)');
   }
   console.log('DRY RUN: nothing was written (the sample batch was rolled back).');
   return 0;
@@ -192,7 +224,7 @@ async function cmdStatus(db: Db): Promise<number> {
   return 0;
 }
 
-async function cmdVerify(db: Db): Promise<number> {
+async function cmdVerify(db: Db, next: (script: string) => string): Promise<number> {
   const r = await verify(db);
   console.log(formatTable(r.rows as unknown as Record<string, unknown>[], ['check_name', 'legacy_count', 'v2_count', 'mismatches', 'ok']));
   if (r.ok) {
@@ -201,18 +233,17 @@ async function cmdVerify(db: Db): Promise<number> {
   }
   const bad = r.rows.filter((x) => !x.ok).map((x) => x.check_name);
   console.log(`verification FAILED: ${bad.join(', ')}`);
-  console.log('hint: run npm run data:migrate to finish the backfill (it ends with a sweep), check npm run data:quarantine, then verify again');
+  console.log(`hint: run ${next('data:migrate')} to finish the backfill (it ends with a sweep), check ${next('data:quarantine')}, then verify again`);
   return 1;
 }
 
-async function cmdQuarantine(db: Db, flags: Flags): Promise<number> {
-  if (flags.retry) {
+async function cmdQuarantine(db: Db, values: Values, limit: number, next: (script: string) => string): Promise<number> {
+  if (values.retry) {
     const r = await retryQuarantine(db);
     console.log(`retried quarantined rows: ${r.length ? formatInline(r[0]!) : 'done'}`);
   }
-  const limit = intFlag(flags, 'limit', 100);
   const rows = await listQuarantine(db, limit);
   console.log(formatTable(rows));
-  if (rows.length && !flags.retry) console.log('fix the rows in the legacy tables, then: npm run data:quarantine -- --retry');
+  if (rows.length && !values.retry) console.log(`fix the rows in the legacy tables, then: ${npmRun('data:quarantine', [...targetArgs(values), '--retry'])}`);
   return 0;
 }

@@ -11,11 +11,15 @@ import { openPostgres, type Db } from '../src/db/engine.ts';
 import { projectRoot } from '../src/db/runner.ts';
 import { openMigrated } from '../src/db/template.ts';
 import { generateTypes, syncTypesFile, typesFile } from '../src/types/generate.ts';
-import { parseFlags, runMain } from '../src/cli/args.ts';
+import { parseCli, runMain, stringOpt } from '../src/cli/args.ts';
 
 runMain(async () => {
-  const { flags } = parseFlags(process.argv.slice(2));
-  const url = typeof flags['database-url'] === 'string' ? flags['database-url'] : process.env.DATABASE_URL;
+  const { values } = parseCli({
+    usage: 'usage: npm run db:types -- [--check] [--database-url URL]',
+    entry: 'scripts/db-types.ts',
+    options: { check: { type: 'boolean' }, 'database-url': { type: 'string' } },
+  });
+  const url = stringOpt(values, 'database-url') ?? process.env.DATABASE_URL;
   const db: Db = url ? await openPostgres(url, { max: 1 }) : await openMigrated();
   let text: string;
   try {
@@ -23,7 +27,7 @@ runMain(async () => {
   } finally {
     await db.close();
   }
-  const r = await syncTypesFile(text, { path: join(projectRoot, typesFile), check: flags.check === true });
+  const r = await syncTypesFile(text, { path: join(projectRoot, typesFile), check: values.check === true });
   (r.ok ? console.log : console.error)(r.message);
   return r.ok ? 0 : 1;
 });

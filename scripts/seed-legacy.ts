@@ -3,37 +3,50 @@
  *                        [--database-url URL] [--data-dir DIR]
  *
  * Fills the legacy tables with realistic, deterministic, dirty data (src/seed/legacy.ts). M is the total
- * number of chat_messages rows, spread over N conversations. Appends; run `npm run db:reset` for a clean slate.
+ * number of chat_messages rows, spread over N conversations. Appends (another --seed for a second batch: the seed
+ * fixes user and agent ids); for a clean slate, `npm run db:reset` with npm start stopped, or `npm start -- --reset`.
+ * While `npm start` holds the data directory, it seeds through the stack's Postgres port.
  */
-import { openDb } from '../src/db/engine.ts';
-import { defaultDataDir, intFlag, parseFlags, runMain, UsageError } from '../src/cli/args.ts';
+import { defaultDataDir, intOpt, parseCli, runMain, stringOpt, UsageError } from '../src/cli/args.ts';
 import { createProgress } from '../src/cli/progress.ts';
+import { openTarget } from '../src/cli/target.ts';
 import { seedLegacy } from '../src/seed/legacy.ts';
 
+const usage = `usage: npm run seed:legacy -- --conversations N --messages M [--dirty-rate p] [--seed S] [--users U]
+                              [--database-url URL] [--data-dir DIR]`;
+
 runMain(async () => {
-  const { flags } = parseFlags(process.argv.slice(2));
-  if (flags.help) {
-    console.log('usage: npm run seed:legacy -- --conversations N --messages M [--dirty-rate p] [--seed S] [--users U] [--database-url URL]');
-    return;
-  }
-  const conversations = intFlag(flags, 'conversations', 100);
-  const messages = intFlag(flags, 'messages', conversations * 20);
-  if (messages < conversations) throw new UsageError('--messages is the total number of messages; it must be ≥ --conversations');
-  const dirtyRate = flags['dirty-rate'] === undefined ? 0.05 : Number(flags['dirty-rate']);
-  if (!(dirtyRate >= 0 && dirtyRate <= 1)) throw new UsageError(`--dirty-rate must be between 0 and 1 (got ${String(flags['dirty-rate'])})`);
-  const seed = intFlag(flags, 'seed', 1, 0);
-  const url = typeof flags['database-url'] === 'string' ? flags['database-url'] : process.env.DATABASE_URL;
-  const dataDir = typeof flags['data-dir'] === 'string' ? flags['data-dir'] : defaultDataDir;
-  const db = await openDb({ url, dataDir, max: 1 });
+  const { values } = parseCli({
+    usage,
+    entry: 'scripts/seed-legacy.ts',
+    options: {
+      conversations: { type: 'string' },
+      messages: { type: 'string' },
+      'dirty-rate': { type: 'string' },
+      seed: { type: 'string' },
+      users: { type: 'string' },
+      'database-url': { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+  });
+  const conversations = intOpt(values, 'conversations', 100);
+  const messages = intOpt(values, 'messages', conversations * 20);
+  if (messages < conversations) throw new UsageError('--messages is the total number of messages; it must be ≥ --conversations', usage);
+  const dirtyRate = values['dirty-rate'] === undefined ? 0.05 : Number(values['dirty-rate']);
+  if (!(dirtyRate >= 0 && dirtyRate <= 1)) throw new UsageError(`--dirty-rate must be between 0 and 1 (got ${String(values['dirty-rate'])})`, usage);
+  const seed = intOpt(values, 'seed', 1, 0);
+  const users = values.users !== undefined ? intOpt(values, 'users', 1) : undefined;
+  const url = stringOpt(values, 'database-url') ?? process.env.DATABASE_URL;
+  const { db, where } = await openTarget({ url, dataDir: stringOpt(values, 'data-dir') ?? defaultDataDir, max: 1 });
   try {
-    console.log(`seeding ${messages} messages in ${conversations} conversations (dirty rate ${dirtyRate}, seed ${seed}) into ${url ? 'DATABASE_URL' : dataDir}`);
+    console.log(`seeding ${messages} messages in ${conversations} conversations (dirty rate ${dirtyRate}, seed ${seed}) into ${where}`);
     const bar = createProgress({ label: 'seed', total: messages });
     const r = await seedLegacy(db, {
       conversations,
       messages,
       dirtyRate,
       seed,
-      ...(flags.users !== undefined ? { users: intFlag(flags, 'users', 1) } : {}),
+      ...(users !== undefined ? { users } : {}),
       onProgress: (done) => bar.update(done),
     });
     bar.stop();

@@ -4,10 +4,15 @@
  *
  * The project's `supabase start` without Docker: embedded Postgres with migrations applied, psql on
  * 127.0.0.1:54322, edge functions under real Deno on http://127.0.0.1:54321/functions/v1/<name>.
- * Ctrl-C (or SIGTERM) stops the Deno children, the socket and the database cleanly.
+ * Ctrl-C (or SIGTERM) stops the Deno children, the socket and the database cleanly; so does the end of
+ * the process that launched it (npm killed on its own).
  */
-import { defaultDataDir, intFlag, parseFlags, runMain, UsageError } from '../src/cli/args.ts';
+import { defaultDataDir, intOpt, parseCli, runMain, stringOpt, UsageError } from '../src/cli/args.ts';
 import { startStack } from '../src/stack/index.ts';
+import { watchLauncher } from '../src/stack/launcher.ts';
+
+const usage = `usage: npm start -- [--reset] [--data-dir DIR | --memory | --database-url URL] [--db-port N] [--api-port N] [--host H]
+  (npm keeps flags written before -- for itself: npm start -- --reset)`;
 
 runMain(async () => {
   const tMain = Math.round(performance.now());
@@ -21,19 +26,38 @@ runMain(async () => {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
-  const { flags } = parseFlags(process.argv.slice(2));
-  const databaseUrl = typeof flags['database-url'] === 'string' ? flags['database-url'] : undefined;
-  const clash = ['memory', 'data-dir', 'reset', 'db-port'].filter((f) => flags[f] !== undefined);
-  if (databaseUrl && clash.length) throw new UsageError(`--database-url serves an existing server; drop --${clash.join(', --')}.`);
-  const memory = flags.memory === true;
-  const dataDir = memory ? null : typeof flags['data-dir'] === 'string' ? flags['data-dir'] : defaultDataDir;
+  // npm killed on its own leaves us running (it does not forward the signal): stop when it is gone.
+  watchLauncher((who) => onSignal(`launcher ${who} is gone`));
+  const { values } = parseCli({
+    usage,
+    entry: 'scripts/start.ts',
+    options: {
+      reset: { type: 'boolean' },
+      'data-dir': { type: 'string' },
+      memory: { type: 'boolean' },
+      'db-port': { type: 'string' },
+      'api-port': { type: 'string' },
+      host: { type: 'string' },
+      'database-url': { type: 'string' },
+    },
+  });
+  const databaseUrl = stringOpt(values, 'database-url');
+  const clash = (['memory', 'data-dir', 'reset', 'db-port'] as const).filter((f) => values[f] !== undefined);
+  if (databaseUrl && clash.length) throw new UsageError(`--database-url serves an existing server; drop --${clash.join(', --')}.`, usage);
+  if (values.memory === true && values['data-dir'] !== undefined) throw new UsageError('--memory and --data-dir exclude each other', usage);
+  // Output may go to a pipe whose reader is gone (the launcher died): that must not stop a clean shutdown.
+  process.stdout.on('error', () => {});
+  const memory = values.memory === true;
+  const dataDir = memory ? null : (stringOpt(values, 'data-dir') ?? defaultDataDir);
+  const dbPort = intOpt(values, 'db-port', 54322, 0);
+  const apiPort = intOpt(values, 'api-port', 54321, 0);
   const stack = await startStack({
     ...(databaseUrl ? { databaseUrl } : {}),
     dataDir,
-    reset: flags.reset === true,
-    dbPort: intFlag(flags, 'db-port', 54322, 0),
-    apiPort: intFlag(flags, 'api-port', 54321, 0),
-    ...(typeof flags.host === 'string' ? { host: flags.host } : {}),
+    reset: values.reset === true,
+    dbPort,
+    apiPort,
+    ...(typeof values.host === 'string' ? { host: values.host } : {}),
     log: (l) => console.log(l),
   });
   // Cold start as a user sees it: from this process starting to a function answering 200.

@@ -9,7 +9,10 @@ import { PGlite, type Transaction as PGliteTx } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { pgtap } from '@electric-sql/pglite-pgtap';
 import postgres from 'postgres';
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { acquireDataDirLock, displayDir, type DataDirLock } from './lock.ts';
 
 export interface Notice {
   severity: string;
@@ -43,24 +46,90 @@ export interface Db extends Queryable {
 /** Extensions registered every time a PGlite data directory is opened. */
 export const pgliteExtensions = { vector, pgtap };
 
-/** Settings every embedded session starts with (IVFFlat builds need ≥ 128MB). */
-const pgliteStartupSql = `set maintenance_work_mem = '256MB';`;
+/**
+ * Settings every embedded session starts with (IVFFlat builds need ≥ 128MB). The local stack's proxy
+ * runs it again after resetting the shared session between clients.
+ */
+export const pgliteStartupSql = `set maintenance_work_mem = '256MB';`;
 
 export interface EmbeddedOptions {
   /** A directory to persist into; omit for an in-memory database. */
   dataDir?: string;
   /** A tarball from `dumpDataDir()` to start from (the migrated template). */
   loadDataDir?: Blob | File;
+  /** Delete the data directory first (while holding its lock). */
+  reset?: boolean;
+  /**
+   * The directory's lock, when the caller took it already (the local stack takes it before anything
+   * else starts); otherwise `openEmbedded` takes it. Either way `close()` releases it.
+   */
+  lock?: DataDirLock;
 }
 
+/** The data directory exists but PGlite cannot open it. */
+export class DataDirDamagedError extends Error {
+  override name = 'DataDirDamagedError';
+  readonly code = 'DATA_DIR_DAMAGED';
+  /** How to recover (printed by the CLIs as `hint:`). */
+  readonly hint: string;
+  constructor(
+    readonly dir: string,
+    override readonly cause: unknown,
+  ) {
+    const shown = displayDir(dir);
+    super(
+      `the embedded database in ${shown} cannot be opened (${(cause as Error)?.message ?? String(cause)}): ` +
+        'its files are damaged — typically by two processes writing it at once, or a copy taken while it was open',
+    );
+    this.hint =
+      `start over with npm start -- --reset (or npm run db:reset), which DELETES everything in ${shown}` +
+      (shown === '.data/db' ? '' : ` (add --data-dir ${shown})`) +
+      '; to keep the damaged files, move the directory aside first';
+  }
+}
+
+/**
+ * Opens PGlite in memory, from a tarball, or on a data directory. A data directory is locked first
+ * (src/db/lock.ts): a second opener — another script, test or `npm start` — is refused at once with a
+ * `DataDirInUseError` naming the holder and the way out, before it can touch a file.
+ */
 export async function openEmbedded(opts: EmbeddedOptions = {}): Promise<Db> {
-  if (opts.dataDir) await mkdir(opts.dataDir, { recursive: true });
-  const pg = await PGlite.create({
-    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
-    ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
-    extensions: pgliteExtensions,
+  if (!opts.dataDir) {
+    const pg = await PGlite.create({
+      ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
+      extensions: pgliteExtensions,
+    });
+    return wrapPGlite(pg);
+  }
+  const lock = opts.lock ?? (await acquireDataDirLock(opts.dataDir));
+  let pg: PGlite;
+  try {
+    if (opts.reset) await rm(lock.dir, { recursive: true, force: true });
+    const existed = existsSync(join(lock.dir, 'PG_VERSION'));
+    try {
+      pg = await PGlite.create({
+        dataDir: lock.dir,
+        ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}),
+        extensions: pgliteExtensions,
+      });
+    } catch (e) {
+      throw existed ? new DataDirDamagedError(lock.dir, e) : e;
+    }
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  const db = await wrapPGlite(pg);
+  const close = db.close;
+  return Object.assign(db, {
+    close: async () => {
+      try {
+        await close();
+      } finally {
+        lock.release();
+      }
+    },
   });
-  return wrapPGlite(pg);
 }
 
 export async function wrapPGlite(pg: PGlite): Promise<Db> {

@@ -18,6 +18,8 @@ export const projectRoot = resolve(fileURLToPath(new URL('../..', import.meta.ur
 export const migrationsDir = join(projectRoot, 'supabase', 'migrations');
 export const rollbacksDir = join(projectRoot, 'supabase', 'rollbacks');
 export const shimPath = join(projectRoot, 'supabase', 'platform', 'shim.sql');
+/** Local demo data: applied by `npm start` on a new database and by `npm run db:reset`, like `supabase db reset`. */
+export const seedPath = join(projectRoot, 'supabase', 'seed.sql');
 
 /** Any number; shared by every runner of this project so two never interleave. */
 const RUNNER_LOCK_KEY = 727_274_001;
@@ -139,6 +141,19 @@ export async function migrate(db: Db, opts: MigrateOptions = {}): Promise<Migrat
     done.push(file);
   }
   return { applied: done, skipped: files.length - done.length, shimApplied };
+}
+
+/** Runs supabase/seed.sql in one transaction; false when the project has no seed file. */
+export async function applySeed(db: Db, path = seedPath): Promise<boolean> {
+  let sql: string;
+  try {
+    sql = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  await db.transaction((tx) => tx.exec(sql));
+  return true;
 }
 
 export interface StatusRow {

@@ -1,5 +1,5 @@
 /**
- * The TypeScript driver of the legacy → v2 data migration (SPEC §6).
+ * The TypeScript driver of the legacy → v2 data migration (docs/data-migration-sql.md, docs/runbook.md).
  *
  * All migration logic lives in SQL (the DBA path works from psql alone); this driver only loops over
  * `migrate_chat_messages_batch()` — ONE batch per transaction, so every committed batch is durable and
@@ -289,7 +289,7 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
 export interface DryRunResult {
   /** Legacy rows not yet migrated or quarantined (from the status), or the planner estimate. */
   remaining: number | null;
-  /** Rows in the remaining keyset range that the SPEC §6 rules send to quarantine, by reason. */
+  /** Rows in the remaining keyset range that the mapping rules send to quarantine, by reason. */
   wouldQuarantine: Record<string, number>;
   wouldMigrate: number;
   /** One real batch run inside a transaction that was rolled back. */
@@ -301,7 +301,7 @@ class Rollback extends Error {}
 
 /**
  * Classifies the legacy rows that are neither migrated nor in open quarantine with the SQL's own rule
- * (chat_migration.message_problem, SPEC §6) — read-only; array positions are folded so reasons group.
+ * (chat_migration.message_problem, the mapping rules) — read-only; array positions are folded so reasons group.
  */
 const classifySql = `
 select coalesce(regexp_replace(chat_migration.message_problem(m.role, m.metadata, m.attachments, m.tool_calls,

@@ -12,10 +12,10 @@
  * ports and an in-memory database.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { openEmbedded, openPostgres, type Db } from '../db/engine.ts';
-import { appliedVersions, migrate, projectRoot } from '../db/runner.ts';
+import { join } from 'node:path';
+import { openEmbedded, openPostgres, pgliteStartupSql, type Db } from '../db/engine.ts';
+import { acquireDataDirLock, DataDirInUseError, displayDir } from '../db/lock.ts';
+import { applySeed, appliedVersions, migrate, projectRoot } from '../db/runner.ts';
 import { freePort, serveSocket } from '../db/socket.ts';
 import { openMigrated } from '../db/template.ts';
 import { serveFunctions } from './functions.ts';
@@ -65,13 +65,6 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-async function seedIfFresh(db: Db, fresh: boolean, log: (line: string) => void): Promise<void> {
-  const seedPath = join(projectRoot, 'supabase', 'seed.sql');
-  if (!fresh || !existsSync(seedPath)) return;
-  await db.transaction(async (tx) => tx.exec(await readFile(seedPath, 'utf8')));
-  log('applied supabase/seed.sql');
-}
-
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const t0 = performance.now();
   const log = opts.log ?? (() => {});
@@ -96,6 +89,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const server = opts.databaseUrl ? new URL(opts.databaseUrl) : null;
     const dbPort = server ? Number(server.port || 5432) : opts.dbPort === 0 ? await freePort() : (opts.dbPort ?? 54322);
     const dbUrl = opts.databaseUrl ?? `postgresql://postgres:postgres@${host}:${dbPort}/postgres`;
+    // The data directory's lock comes before anything starts: a second stack on the same directory is
+    // refused at once, before it spawns a worker or touches a file.
+    const lock = server || dataDir === null ? null : await acquireDataDirLock(dataDir, { stack: true }).catch((e: unknown) => {
+      if (!(e instanceof DataDirInUseError)) throw e;
+      const shown = displayDir(e.dir);
+      throw new DataDirInUseError(
+        e.dir,
+        e.holder,
+        `stop it first${e.holder.dbUrl ? ` (its database is ${e.holder.dbUrl})` : ''}, or start another stack on its own data: ` +
+          `npm start -- --data-dir ${shown === '.data/db' ? '.data/db2' : `${shown}-2`} --db-port 0 --api-port 0`,
+      );
+    });
+    if (lock) cleanups.push(async () => lock.release());
     const anonKey = await signApiKey('anon', jwtSecret);
     const serviceRoleKey = await signApiKey('service_role', jwtSecret);
     let openGate!: (ok: boolean) => void;
@@ -132,26 +138,26 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         const fresh = (await appliedVersions(db)).size === 0;
         const r = await migrate(db, { log });
         if (r.applied.length) log(`applied ${r.applied.length} migration(s)`);
-        await seedIfFresh(db, fresh && opts.seed !== false, log);
+        if (fresh && opts.seed !== false && (await applySeed(db))) log('applied supabase/seed.sql');
         return db;
       }
       if (dataDir === null) {
         db = await openMigrated();
         cleanups.push(() => db.close());
       } else {
-        const dir = resolve(dataDir);
-        if (opts.reset) await rm(dir, { recursive: true, force: true });
-        const fresh = !existsSync(join(dir, 'PG_VERSION'));
-        db = await openEmbedded({ dataDir: dir });
+        const fresh = opts.reset === true || !existsSync(join(lock!.dir, 'PG_VERSION'));
+        db = await openEmbedded({ dataDir: lock!.dir, lock: lock!, ...(opts.reset ? { reset: true } : {}) });
         cleanups.push(() => db.close());
+        if (opts.reset) log(`reset: deleted ${displayDir(lock!.dir)} and created it again`);
         const r = await migrate(db, { log });
         if (r.applied.length) log(`applied ${r.applied.length} migration(s)`);
-        await seedIfFresh(db, fresh && opts.seed !== false, log);
+        if (fresh && opts.seed !== false && (await applySeed(db))) log('applied supabase/seed.sql');
       }
       const socket = await serveSocket(db.pglite!, { host });
       cleanups.push(() => socket.stop());
-      const proxy = await serveSessionProxy({ upstreamPort: socket.port, upstreamHost: host, port: dbPort, host });
+      const proxy = await serveSessionProxy({ upstreamPort: socket.port, upstreamHost: host, port: dbPort, host, sessionInitSql: pgliteStartupSql });
       cleanups.push(() => proxy.stop());
+      lock?.update({ dbUrl });
       return db;
     })();
 
@@ -161,6 +167,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     if (fnsResult.status === 'rejected') throw fnsResult.reason;
     const fns = fnsResult.value;
     const db = dbResult.value;
+    lock?.update({ dbUrl, apiUrl: fns.url });
 
     return {
       apiUrl: fns.url,

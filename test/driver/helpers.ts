@@ -4,7 +4,7 @@ import type { Queryable } from '../../src/db/engine.ts';
 import { projectRoot } from '../../src/db/runner.ts';
 
 /**
- * The ledger invariant of SPEC §6 at this instant: every legacy row is migrated, quarantined, or not yet
+ * The ledger invariant of the data migration at this instant: every legacy row is migrated, quarantined, or not yet
  * reached (above the run's cursor); nothing is both, nothing twice.
  */
 export interface Invariant {

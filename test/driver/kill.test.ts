@@ -44,6 +44,28 @@ async function settle() {
 const batchLine = /^backfill: \d+\/\d+/;
 
 describe('data:migrate as a real process', () => {
+  it('refuses an unknown or misspelled flag with exit 2 and the usage line, and migrates nothing', async () => {
+    // a typo, an unknown flag, and a flag of another command (quarantine's --limit)
+    const cases: Array<[string[], RegExp]> = [
+      [['--batchsize', '10'], /error: Unknown option '--batchsize' \(did you mean --batch-size\?\)/],
+      [['--bogus'], /error: Unknown option '--bogus'/],
+      [['--batch-size', '10', '--limit', '3'], /error: Unknown option '--limit'/],
+    ];
+    const children = cases.map(([args]) => spawnData(['migrate', ...args, '--database-url', socket.url]));
+    for (const [i, [, message]] of cases.entries()) {
+      const { code } = await children[i]!.exit;
+      const out = children[i]!.out.join('\n');
+      expect(code, out).toBe(2);
+      expect(out).toMatch(message);
+      expect(out).toMatch(/^usage: npm run data:<command>/m);
+      expect(out).not.toMatch(/migrating chat_messages/);
+    }
+    const ran = await db.query<{ runs: number; v2: number }>(
+      `select (select count(*)::int from chat_migration.runs) as runs, (select count(*)::int from public.chat_messages_v2) as v2`,
+    );
+    expect(ran[0]).toEqual({ runs: 0, v2: 0 });
+  });
+
   it('killed with SIGKILL at random batch boundaries (6 trials) resumes with no duplicates and no gaps', async () => {
     const rnd = prng(2024);
     let killed = 0;
@@ -99,7 +121,7 @@ describe('data:migrate as a real process', () => {
   it('stops cleanly after the current batch on Ctrl-C (SIGINT) and prints how to resume', async () => {
     // Fresh legacy rows for a new run.
     await seedLegacy(db, { conversations: 4, messages: 120, dirtyRate: 0.1, seed: 12 });
-    const child = spawnData(['migrate', '--batch-size', '5', '--log-every', '1', '--rate', '400', '--database-url', socket.url]);
+    const child = spawnData(['migrate', '--batch-size', '5', '--log-every', '1', '--rate', '400', '--database-url', socket.url, '--data-dir', 'ignored/when/a/url/is/given']);
     await child.waitLines(batchLine, 3);
     child.proc.kill('SIGINT');
     const { code } = await child.exit;
@@ -107,7 +129,8 @@ describe('data:migrate as a real process', () => {
     expect(code, out).toBe(130);
     expect(out).toMatch(/stopping after the current batch/);
     expect(out).toMatch(/stopped after batch (\d+)/);
-    expect(out).toMatch(/resume with: npm run data:migrate -- --batch-size 5 --rate 400/);
+    // the hint repeats where the run went (--database-url, --data-dir), not just its pace
+    expect(out).toContain(`resume with: npm run data:migrate -- --database-url ${socket.url} --data-dir ignored/when/a/url/is/given --batch-size 5 --rate 400`);
     await settle();
     const stoppedAt = Number(/stopped after batch (\d+)/.exec(out)![1]);
     const s = await getStatus(db);

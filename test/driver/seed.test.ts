@@ -79,7 +79,7 @@ describe('seed:legacy generator', () => {
     const s = shape[0]!;
     for (const k of Object.keys(s)) expect(s[k], k).toBeGreaterThan(0);
     expect(s.conversations).toBe(60);
-    // State blobs: valid ones parse to the SPEC §4 shape.
+    // State blobs: valid ones parse to the legacy AgentState shape.
     const states = await db.query<{ ok: number; total: number }>(`
       select count(*) filter (where (chat_migration.try_jsonb(content) ?& array['user_input', 'focus', 'step_count',
                'last_tool_result', 'conversation_history', 'memory_context']))::int as ok, count(*)::int as total
