@@ -27,7 +27,11 @@ export async function startTestStack(opts: Pick<StackOptions, 'functions' | 'fun
   };
   let stack: Stack;
   try {
-    stack = await startStack({ ...opts, ...(own ? { databaseUrl: own.url! } : { dataDir: null, dbPort: 0 }), apiPort: 0, log });
+    // The functions' 5 s request deadline is production's; on a loaded 2-core CI machine a burst of 100
+    // requests through PGlite's one session can take longer than that. deadlines.test.ts tests the deadline
+    // with its own short value; the other files test behaviour, so their stacks get a roomy one.
+    const functionEnv = { REQUEST_TIMEOUT_MS: '30000', ...opts.functionEnv };
+    stack = await startStack({ ...opts, functionEnv, ...(own ? { databaseUrl: own.url! } : { dataDir: null, dbPort: 0 }), apiPort: 0, log });
   } catch (e) {
     await own?.close();
     throw e;
