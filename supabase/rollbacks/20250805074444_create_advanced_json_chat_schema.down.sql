@@ -90,6 +90,9 @@ begin
   if to_regclass('public.chat_tool_calls') is not null then
     drop trigger if exists chat_migration_mirror_children on public.chat_tool_calls;
   end if;
+  if to_regclass('public.conversation_sessions') is not null then
+    drop trigger if exists chat_migration_guard_session_claim on public.conversation_sessions;
+  end if;
 end
 $$;
 drop function if exists public.migrate_with_progress(integer);

@@ -117,7 +117,7 @@ describe('verify', () => {
       `select * from public.verify_chat_migration()`);
     expect(checks.map((c) => c.check_name)).toEqual([
       'legacy_rows_accounted', 'messages', 'message_content', 'conversation_checksums', 'attachments', 'tool_calls',
-      'sessions', 'orphans', 'quarantine', 'chat_states', 'v2_rows_without_legacy']);
+      'sessions', 'orphans', 'quarantine', 'chat_states', 'v2_rows_without_legacy', 'tenancy']);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
     const q = checks.find((c) => c.check_name === 'quarantine')!;
     expect(Number(q.legacy_count)).toBe(s.badIds.length);
