@@ -1,6 +1,6 @@
 -- Schema v2 (advanced JSON chat): sessions, structured messages, vector memories, versioned agent state.
 --
--- Purpose : the target schema of SPEC §5 — every table, its constraints, indexes and row level security.
+-- Purpose : the target schema (docs/schema.md) — every table, its constraints, indexes and row level security.
 --           Triggers live in 20250805074445, the state/memory API in 20250805074446 and maintenance /
 --           health functions in 20250805074447, so each file is about one thing; together they are "v2".
 -- Objects : extension vector (schema extensions, if absent); function public.is_valid_message_content;

@@ -231,10 +231,10 @@ as $$
 $$;
 
 /**
- * Why a legacy message cannot be converted, or null when it can (SPEC §6). Written as one expression over
- * C functions (jsonpath) so the planner inlines it into the batch statement; only flagged rows pay for
- * message_problem_detail's element-by-element reason. test/datamig/validation.test.ts checks with random
- * inputs that both always agree.
+ * Why a legacy message cannot be converted, or null when it can (the mapping rules, docs/data-migration-sql.md).
+ * Written as one expression over C functions (jsonpath) so the planner inlines it into the batch statement; only
+ * flagged rows pay for message_problem_detail's element-by-element reason. test/datamig/validation.test.ts
+ * checks with random inputs that both always agree.
  */
 create function chat_migration.message_problem(
   legacy_role text, metadata jsonb, attachments jsonb, tool_calls jsonb, partial_tool_calls jsonb)

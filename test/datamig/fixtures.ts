@@ -1,6 +1,6 @@
 /**
  * Small, deliberately dirty legacy fixtures for the data-migration tests, plus an independent TypeScript
- * implementation of the SPEC §6 mapping to compare the SQL's output against, row by row.
+ * implementation of the legacy → v2 mapping to compare the SQL's output against, row by row.
  */
 import type { Queryable } from '../../src/db/engine.ts';
 import { createUser } from '../helpers/db.ts';
@@ -133,7 +133,7 @@ export async function insertLegacy(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The mapping of SPEC §6, written independently of the SQL
+// The legacy → v2 mapping, written independently of the SQL
 // ---------------------------------------------------------------------------------------------------------
 
 const roles: Record<string, string> = {
