@@ -11,6 +11,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db, Queryable } from '../../src/db/engine.ts';
+import { dryRun } from '../../src/migration/driver.ts';
 import { as, createUser, openMigrated, type Actor } from '../helpers/db.ts';
 import { goodState, insertLegacy, invariantViolations } from './fixtures.ts';
 
@@ -185,6 +186,17 @@ describe('tenancy: the three attacks through the backfill', () => {
       `select content from public.agent_memories where agent_id = $1 union all
        select content from public.match_agent_memories($1, $2::extensions.vector)`, [w.aliceAgent, e]));
     expect(seen).toEqual([]);
+  });
+
+  it('the CLI\'s dry run predicts the cross-tenant quarantine by reason', async () => {
+    db = await openMigrated();
+    const w = await world();
+    await injectIntoConversation(w);
+    await injectOntoAgent(w);
+    const r = await dryRun(db, { batchSize: 100 });
+    expect(r.wouldMigrate).toBe(w.aliceRows.length + w.bobRows.length);
+    expect(r.wouldQuarantine).toEqual({ [CONVERSATION]: 1, [AGENT]: 1 });
+    expect(r.sample).toMatchObject({ rows: 7, migrated: 5, quarantined: 2 });
   });
 
   it('batch size 1 and the end-of-keyset sweep: the owner\'s rows keep migrating around the injected ones', async () => {
