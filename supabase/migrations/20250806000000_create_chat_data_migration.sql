@@ -437,9 +437,9 @@ begin
   -- conversation or agent): its v2 mirror still shows the last version that passed. It is soft-deleted, so
   -- v2 never keeps a live copy its legacy row contradicts; fixing the row brings it back (msgs below).
   retired as (
+    -- "= any (array(…))", not a join with src: always a probe of the legacy_id index, usually of nothing
     update public.chat_messages_v2 v set deleted_at = now()
-      from src s
-     where s.problem is not null and v.legacy_id = s.id and v.deleted_at is null
+     where v.legacy_id = any (array(select s.id from src s where s.problem is not null)) and v.deleted_at is null
     returning 1
   ),
   -- message_id is decided here, before any insert: the existing v2 row's id (one index probe on legacy_id)
