@@ -1,11 +1,12 @@
 /**
  * npm start [-- --reset] [--data-dir DIR | --memory] [--db-port N] [--api-port N] [--host H]
+ * npm start -- --database-url URL [--api-port N] [--host H]   (an existing Postgres, e.g. npm run db:native)
  *
  * The project's `supabase start` without Docker: embedded Postgres with migrations applied, psql on
  * 127.0.0.1:54322, edge functions under real Deno on http://127.0.0.1:54321/functions/v1/<name>.
  * Ctrl-C (or SIGTERM) stops the Deno children, the socket and the database cleanly.
  */
-import { defaultDataDir, intFlag, parseFlags, runMain } from '../src/cli/args.ts';
+import { defaultDataDir, intFlag, parseFlags, runMain, UsageError } from '../src/cli/args.ts';
 import { startStack } from '../src/stack/index.ts';
 
 runMain(async () => {
@@ -21,9 +22,13 @@ runMain(async () => {
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   const { flags } = parseFlags(process.argv.slice(2));
+  const databaseUrl = typeof flags['database-url'] === 'string' ? flags['database-url'] : undefined;
+  const clash = ['memory', 'data-dir', 'reset', 'db-port'].filter((f) => flags[f] !== undefined);
+  if (databaseUrl && clash.length) throw new UsageError(`--database-url serves an existing server; drop --${clash.join(', --')}.`);
   const memory = flags.memory === true;
   const dataDir = memory ? null : typeof flags['data-dir'] === 'string' ? flags['data-dir'] : defaultDataDir;
   const stack = await startStack({
+    ...(databaseUrl ? { databaseUrl } : {}),
     dataDir,
     reset: flags.reset === true,
     dbPort: intFlag(flags, 'db-port', 54322, 0),
@@ -43,7 +48,7 @@ Started advanced-json-chat local stack in ${stack.startupMs} ms (first 200 from 
          API URL: ${stack.apiUrl}
    Functions URL: ${stack.functionsUrl}/<name>   (${stack.functions.join(', ')})
           DB URL: ${stack.dbUrl}
-        Database: ${dataDir === null ? 'in memory (gone on exit)' : dataDir}
+        Database: ${databaseUrl ? 'the server at DB URL (each function keeps its own connection pool)' : dataDir === null ? 'in memory (gone on exit)' : dataDir}
       JWT secret: ${stack.jwtSecret}
         anon key: ${stack.anonKey}
 service_role key: ${stack.serviceRoleKey}

@@ -1,14 +1,16 @@
 /**
  * Every supabase/tests/database/*.test.sql (pgTAP, the files `supabase test db` runs) inside PGlite, each
- * on its own fresh copy of the migrated template with pgTAP installed in `extensions`.
+ * on its own fresh copy of the migrated template with pgTAP installed in `extensions` — and on the native
+ * lane on its own database cloned on the server, with the server's pgTAP (Debian's package).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openEmbedded } from '../src/db/engine.ts';
+import type { PGlite } from '@electric-sql/pglite';
+import { openEmbedded, type Db } from '../src/db/engine.ts';
 import { projectRoot } from '../src/db/runner.ts';
-import { openMigrated } from '../src/db/template.ts';
+import { onNative, openMigrated } from './helpers/db.ts';
 import { parseTap, pgtapSetupSql, runTapFile, tapFailures } from './helpers/pgtap.ts';
 
 const dir = join(projectRoot, 'supabase', 'tests', 'database');
@@ -17,6 +19,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.test.sql')).sort();
 /** The migrated template with pgTAP installed, dumped once and loaded per file (~1 s instead of ~4 s). */
 let image: Blob;
 beforeAll(async () => {
+  if (onNative) return;
   const db = await openMigrated();
   try {
     await db.exec(pgtapSetupSql);
@@ -26,6 +29,26 @@ beforeAll(async () => {
   }
 });
 
+/** A fresh migrated database with pgTAP: a PGlite loaded from the image, or a server clone (native lane). */
+async function withTapDb(fn: (target: PGlite | Db) => Promise<void>): Promise<void> {
+  if (onNative) {
+    const db = await openMigrated();
+    try {
+      await db.exec(pgtapSetupSql);
+      await fn(db);
+    } finally {
+      await db.close();
+    }
+    return;
+  }
+  const db = await openEmbedded({ loadDataDir: image });
+  try {
+    await fn(db.pglite!);
+  } finally {
+    await db.close();
+  }
+}
+
 describe('pgTAP (supabase/tests/database)', () => {
   it('has test files', () => {
     expect(files).toContain('00_legacy_schema.test.sql');
@@ -33,15 +56,12 @@ describe('pgTAP (supabase/tests/database)', () => {
 
   for (const file of files) {
     it(file, async () => {
-      const db = await openEmbedded({ loadDataDir: image });
-      try {
-        const result = await runTapFile(db.pglite!, await readFile(join(dir, file), 'utf8'));
+      await withTapDb(async (target) => {
+        const result = await runTapFile(target, await readFile(join(dir, file), 'utf8'));
         const failures = tapFailures(result);
         if (failures.length) throw new Error(`${file}:\n${failures.join('\n')}`);
         expect(result.tests.length).toBeGreaterThan(0);
-      } finally {
-        await db.close();
-      }
+      });
     });
   }
 });
@@ -78,16 +98,20 @@ describe('TAP parser', () => {
     expect(tapFailures({ ...parseTap(['1..1']), error: 'boom' })[0]).toBe('error: boom');
   });
 
-  it('reports a real failing assertion from PGlite with its description', async () => {
-    const db = await openEmbedded({ loadDataDir: image });
-    try {
+  it(`reports a real failing assertion from ${onNative ? 'the server' : 'PGlite'} with its description`, async () => {
+    await withTapDb(async (target) => {
       const r = await runTapFile(
-        db.pglite!,
+        target,
         `begin; select plan(2); select ok(true, 'fine'); select is(1, 2, 'one is two'); select * from finish(); rollback;`,
       );
       expect(tapFailures(r)).toEqual([expect.stringMatching(/^not ok 2 - one is two\n# Failed test 2: "one is two"/)]);
-    } finally {
-      await db.close();
-    }
+    });
+  });
+
+  it('reports an SQL error with the statement that raised it', async () => {
+    await withTapDb(async (target) => {
+      const r = await runTapFile(target, `begin; select plan(1); select ok(1 / 0 = 1, 'divides'); select * from finish(); rollback;`);
+      expect(tapFailures(r)[0]).toMatch(/^error: division by zero\n {2}in: select ok\(1 \/ 0 = 1, 'divides'\)/);
+    });
   });
 });

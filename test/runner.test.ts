@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, writeFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openEmbedded, type Db } from '../src/db/engine.ts';
+import type { Db } from '../src/db/engine.ts';
+import { openEmpty } from './helpers/db.ts';
 import { DatabaseAheadError, MigrationFailedError, listMigrations, migrate, migrationsDir, status } from '../src/db/runner.ts';
 import { splitSql } from '../src/db/sql-split.ts';
 
@@ -14,7 +15,7 @@ afterEach(async () => {
 
 describe('migration runner', () => {
   it('applies every migration once, records it like the Supabase CLI, and a second run does nothing', async () => {
-    db = await openEmbedded();
+    db = await openEmpty();
     const first = await migrate(db);
     const files = await listMigrations();
     expect(first.shimApplied).toBe(true);
@@ -31,7 +32,7 @@ describe('migration runner', () => {
   });
 
   it('refuses when the database holds a version the code does not know', async () => {
-    db = await openEmbedded();
+    db = await openEmpty();
     await migrate(db);
     await db.query(`insert into supabase_migrations.schema_migrations (version, name) values ('29991231000000', 'from_the_future')`);
     await expect(migrate(db)).rejects.toBeInstanceOf(DatabaseAheadError);
@@ -42,7 +43,7 @@ describe('migration runner', () => {
     const dir = await mkdtemp(join(tmpdir(), 'ajc-mig-'));
     await cp(migrationsDir, dir, { recursive: true });
     await writeFile(join(dir, '29990101000000_broken.sql'), 'create table public.half_done (id int);\nselect 1/0;');
-    db = await openEmbedded();
+    db = await openEmpty();
     await expect(migrate(db, { dir })).rejects.toBeInstanceOf(MigrationFailedError);
     const left = await db.query(`select to_regclass('public.half_done') as t`);
     expect(left[0]).toEqual({ t: null });

@@ -1,6 +1,7 @@
 /**
  * The real Supabase CLI (npm `supabase` 3.1.0) applies our supabase/ directory to an embedded database
- * served over pglite-socket, and our runner applies it to a second fresh one: both must end with the same
+ * served over pglite-socket (on the native lane: a database on the real server), and our runner applies it
+ * to a second fresh one: both must end with the same
  * history rows (version, name, statements) and the same schema. No Docker, no network: every command
  * targets 127.0.0.1 with a temp HOME and telemetry off.
  *
@@ -14,9 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openEmbedded, type Db } from '../src/db/engine.ts';
+import type { Db } from '../src/db/engine.ts';
 import { DatabaseAheadError, ensurePlatform, listMigrations, migrate, projectRoot } from '../src/db/runner.ts';
-import { serveSocket, type SocketHandle } from '../src/db/socket.ts';
+import { openEmpty, serveDb } from './helpers/db.ts';
 import { cliEnv, cliUnavailable, runSupabase } from './helpers/supabase-cli.ts';
 import { schemaFingerprint } from './helpers/schema-fingerprint.ts';
 
@@ -27,7 +28,7 @@ const history = (db: Db) =>
 let unavailable: string | null = null;
 let viaCli: Db;
 let viaRunner: Db;
-let server: SocketHandle;
+let server: { url: string; stop(): Promise<void> };
 let workdir: string;
 let env: NodeJS.ProcessEnv;
 let firstRun: { code: number; stdout: string; stderr: string };
@@ -48,11 +49,11 @@ beforeAll(async () => {
   }
   env = { ...(await cliEnv()), PGSSLMODE: 'disable' };
   workdir = await makeWorkdir();
-  viaCli = await openEmbedded();
+  viaCli = await openEmpty();
   await ensurePlatform(viaCli);
-  server = await serveSocket(viaCli.pglite!);
+  server = await serveDb(viaCli);
   firstRun = await up();
-  viaRunner = await openEmbedded();
+  viaRunner = await openEmpty();
   await migrate(viaRunner);
 });
 afterAll(async () => {
@@ -100,7 +101,7 @@ describe('supabase migration up (real CLI) vs our runner', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout + again.stderr).toMatch(/up to date/i);
     // The CLI on the database our runner migrated: nothing to apply either.
-    const ourServer = await serveSocket(viaRunner.pglite!);
+    const ourServer = await serveDb(viaRunner);
     try {
       const r = await runSupabase(['migration', 'up', `--remote=${ourServer.url}`, '--workdir', workdir, '--yes'], { env });
       expect(r.code, r.stderr).toBe(0);
@@ -133,9 +134,9 @@ describe('supabase migration up (real CLI) vs our runner', () => {
 
   it('supabase db push (how app developers deploy) lists, then applies the same rows and schema', async (ctx) => {
     if (unavailable) return ctx.skip();
-    const db = await openEmbedded();
+    const db = await openEmpty();
     await ensurePlatform(db);
-    const pushServer = await serveSocket(db.pglite!);
+    const pushServer = await serveDb(db);
     try {
       const push = (...extra: string[]) =>
         runSupabase(['db', 'push', `--remote=${pushServer.url}`, '--workdir', workdir, '--yes', ...extra], { env });

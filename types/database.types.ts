@@ -1031,6 +1031,20 @@ export type Database = {
           isSetofReturn: false
         }
       }
+      schedule_maintenance_jobs: {
+        Args: {
+          p_decay_memories?: string
+          p_prune_checkpoints?: string
+          p_sweep_expired_memories?: string
+          p_sweep_old_snapshots?: string
+        }
+        Returns: {
+          command: string
+          job_name: string
+          jobid: number
+          schedule: string
+        }[]
+      }
       set_chat_schema_mode: {
         Args: {
           mode: string
@@ -1048,6 +1062,10 @@ export type Database = {
           p_keep_per_session?: number
           p_older_than?: string
         }
+        Returns: number
+      }
+      unschedule_maintenance_jobs: {
+        Args: Record<PropertyKey, never>
         Returns: number
       }
       verify_chat_migration: {

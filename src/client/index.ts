@@ -40,7 +40,14 @@ export interface ChatClient {
   deleteMessage(id: string): Promise<void>;
   storeMemory(req: T.StoreMemoryRequest): Promise<{ memory: T.Memory }>;
   searchMemories(req: T.SearchMemoriesRequest): Promise<{ matches: T.MemoryMatch[] }>;
-  getState(req: T.StateQuery): Promise<{ state: T.AgentState }>;
+  createAgent(req: T.CreateAgentRequest): Promise<{ agent: T.Agent }>;
+  /** Newest first; `owner_id` filters for the service role (a user always sees only their own agents). */
+  listAgents(req?: { limit?: number; before?: string; owner_id?: string }): Promise<{ agents: T.Agent[]; next_cursor: string | null }>;
+  getAgent(id: string): Promise<{ agent: T.Agent }>;
+  updateAgent(id: string, req: T.UpdateAgentRequest): Promise<{ agent: T.Agent }>;
+  deleteAgent(id: string): Promise<void>;
+  /** `state` is null for an agent (and session) you own that has no saved state yet. */
+  getState(req: T.StateQuery): Promise<{ state: T.AgentState | null }>;
   saveState(req: T.SaveStateRequest): Promise<{ state: T.AgentState }>;
   stateHistory(req: T.StateHistoryRequest): Promise<T.StatePage>;
   checkpoint(req: T.CheckpointRequest): Promise<{ checkpoint: T.Checkpoint }>;
@@ -87,6 +94,13 @@ export function createChatClient(supabase: SupabaseClient): ChatClient {
     },
     storeMemory: (req) => call('POST', 'memories', req),
     searchMemories: (req) => call('POST', 'memories/search', req),
+    createAgent: (req) => call('POST', 'agents', req),
+    listAgents: (req) => call('GET', `agents${query(req ?? {})}`),
+    getAgent: (aid) => call('GET', `agents/${id(aid)}`),
+    updateAgent: (aid, req) => call('PATCH', `agents/${id(aid)}`, req),
+    deleteAgent: async (aid) => {
+      await call<void>('DELETE', `agents/${id(aid)}`);
+    },
     getState: (req) => call('GET', `agent-state${query(req)}`),
     saveState: (req) => call('PUT', 'agent-state', req),
     stateHistory: (req) => call('GET', `agent-state/history${query(req)}`),

@@ -10,6 +10,16 @@ export type { Json };
 export type JsonObject = { [key: string]: Json | undefined };
 
 export type Role = 'user' | 'assistant' | 'system' | 'tool';
+
+/** An agent you own: memories, state, checkpoints and sessions hang on it. */
+export type Agent = Omit<Tables<'agents'>, 'config'> & { config: JsonObject };
+export interface CreateAgentRequest {
+  name: string;
+  config?: JsonObject;
+  /** service_role callers only: whose agent this is. */
+  owner_id?: string;
+}
+export type UpdateAgentRequest = Partial<Pick<Agent, 'name' | 'config'>>;
 export type MessageContent =
   | { type: 'text'; text: string }
   | { type: 'parts'; parts: Array<{ type: string; [key: string]: Json | undefined }> };

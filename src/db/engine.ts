@@ -36,6 +36,8 @@ export interface Db extends Queryable {
   close(): Promise<void>;
   /** The PGlite instance behind an embedded Db (for the socket server and dumps); undefined on postgres. */
   readonly pglite?: PGlite;
+  /** The connection URL of a server Db (so a caller can open more sessions on it); undefined on PGlite. */
+  readonly url?: string;
 }
 
 /** Extensions registered every time a PGlite data directory is opened. */
@@ -101,6 +103,12 @@ export interface ServerOptions {
   max?: number;
 }
 
+const parseInt8 = (x: string): number | bigint => {
+  const n = BigInt(x);
+  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+};
+const jsonText = (x: unknown) => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
 export async function openPostgres(url: string, opts: ServerOptions = {}): Promise<Db> {
   const listeners = new Set<NoticeListener>();
   const sql = postgres(url, {
@@ -115,9 +123,13 @@ export async function openPostgres(url: string, opts: ServerOptions = {}): Promi
       };
       for (const l of listeners) l(notice);
     },
-    // Keep values as Postgres text for the types that postgres.js would otherwise reshape,
-    // so both engines hand callers the same JavaScript values.
-    types: { bigint: postgres.BigInt },
+    // The same JavaScript values, both ways, as PGlite's own (de)serializers: int8 as a number while it is
+    // safe (a BigInt beyond), and a string bound to a json/jsonb parameter taken as JSON text — postgres.js
+    // would JSON-encode it again and store a JSON *string* instead of the object it spells.
+    types: {
+      bigint: { to: 20, from: [20], serialize: (x: unknown) => String(x), parse: parseInt8 },
+      json: { to: 114, from: [114, 3802], serialize: (x: unknown) => (typeof x === 'string' ? x : jsonText(x)), parse: (x: string) => JSON.parse(x) },
+    },
   });
   type Sql = typeof sql | postgres.TransactionSql;
   const over = (q: Sql): Queryable => ({
@@ -131,6 +143,7 @@ export async function openPostgres(url: string, opts: ServerOptions = {}): Promi
   });
   return {
     kind: 'postgres',
+    url,
     ...over(sql),
     transaction: async <T>(fn: (tx: Queryable) => Promise<T>) =>
       (await sql.begin((tx) => fn(over(tx)))) as T,

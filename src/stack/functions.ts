@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,7 +115,9 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
   const workersReady = new Promise<boolean>((resolve) => (markReady = resolve));
   const ready = opts.gate ? Promise.all([workersReady, opts.gate]).then(([a, b]) => a && b) : workersReady;
 
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  // connectionsCheckingInterval: how often Node looks for requests past headersTimeout/requestTimeout
+  // (default 30 s, which would stretch a 15 s limit to 45 s).
+  const server: Server = createServer({ connectionsCheckingInterval: 1000 }, (req: IncomingMessage, res: ServerResponse) => {
     void ready
       .then((ok) => (ok ? route(req, res) : sendJson(res, 503, 'starting', 'The functions are still starting.')))
       .catch((e: unknown) => {
@@ -152,12 +154,37 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
       },
     );
     upstream.on('error', (err) => {
+      if (res.destroyed) return;
       if (!res.headersSent) sendJson(res, 502, 'function_unreachable', `Function ${name} did not answer: ${err.message}`);
       else if (!res.writableEnded) res.destroy();
+    });
+    // The client went away (or the gateway cut it off): the function's body read ends at once.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
     });
     req.pipe(upstream);
   };
   server.keepAliveTimeout = 5000;
+  // Requests the gateway cannot hand on (headers over Node's 16 KB limit — a huge Authorization header or
+  // URL —, a malformed request line, headers or a body that take too long) are answered in the API's
+  // JSON error shape instead of Node's bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const answers: Record<string, [number, string, string]> = {
+      HPE_HEADER_OVERFLOW: [431, 'headers_too_large', 'The request line and headers are limited to 16 KB (a URL or Authorization header that long is not a valid request); shorten them.'],
+      ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'The request (headers and body) did not arrive in time; send it again, all at once.'],
+      ERR_HTTP_HEADERS_TIMEOUT: [408, 'request_timeout', 'The request headers did not arrive in time; send them again, all at once.'],
+    };
+    const [status, code, message] = answers[err.code ?? ''] ?? [400, 'bad_request', `The request is not valid HTTP (${err.code ?? err.message}).`];
+    const pending = (socket as unknown as { _httpMessage?: ServerResponse })._httpMessage;
+    if (socket.writable && !pending?.headersSent && err.code !== 'ECONNRESET') {
+      const body = JSON.stringify({ error: { code, message } });
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
@@ -167,6 +194,11 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
   const host = opts.host ?? '127.0.0.1';
   const url = `http://${host}:${port}`;
   const env = opts.env(url);
+  // The functions cut off a slow body themselves (408 after BODY_TIMEOUT_MS); the gateway is the backstop
+  // for requests whose headers or body never finish, a little later so the function's answer comes first.
+  const bodyTimeoutMs = Number(env.BODY_TIMEOUT_MS ?? 10_000);
+  server.headersTimeout = Math.min(10_000, bodyTimeoutMs);
+  server.requestTimeout = bodyTimeoutMs + 5_000;
   for (const name of names) {
     const socketPath = join(sockDir, `${name}.sock`);
     const child = spawn(

@@ -4,14 +4,18 @@
  *   → pglite-socket (internal port) → session-lock proxy on the db port (psql, Supabase CLI, Deno)
  *   → one Deno process per edge function behind a gateway on the API port (`/functions/v1/<name>`).
  *
+ * With `databaseUrl` (`npm start -- --database-url URL`) the database is an existing Postgres instead:
+ * migrations applied there, and each function talks to it through its own postgres.js pool — no socket,
+ * no session-lock proxy, so parallel requests really run in parallel.
+ *
  * `scripts/start.ts` is a thin CLI over `startStack`; the e2e tests start one stack per file with free
  * ports and an in-memory database.
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { openEmbedded, type Db } from '../db/engine.ts';
-import { migrate, projectRoot } from '../db/runner.ts';
+import { openEmbedded, openPostgres, type Db } from '../db/engine.ts';
+import { appliedVersions, migrate, projectRoot } from '../db/runner.ts';
 import { freePort, serveSocket } from '../db/socket.ts';
 import { openMigrated } from '../db/template.ts';
 import { serveFunctions } from './functions.ts';
@@ -19,6 +23,12 @@ import { LOCAL_JWT_SECRET, signApiKey } from './keys.ts';
 import { serveSessionProxy } from './pg-proxy.ts';
 
 export interface StackOptions {
+  /**
+   * An existing Postgres (superuser or the migrations' owner) to serve instead of the embedded database:
+   * migrated on start (seeded when it had no migrations yet), no socket, no proxy; `dataDir`, `reset` and
+   * `dbPort` do not apply.
+   */
+  databaseUrl?: string;
   /** Data directory of the embedded database; `null` for an in-memory one (tests). Default `.data/db`. */
   dataDir?: string | null;
   /** Delete the data directory first and migrate from scratch. */
@@ -48,11 +58,18 @@ export interface Stack {
   anonKey: string;
   serviceRoleKey: string;
   functions: string[];
-  /** The embedded database itself (the stack owns it; do not close it). */
+  /** The embedded database itself, or a small pool on `databaseUrl` (the stack owns it; do not close it). */
   db: Db;
   /** Milliseconds from the call to every function accepting requests. */
   startupMs: number;
   stop(): Promise<void>;
+}
+
+async function seedIfFresh(db: Db, fresh: boolean, log: (line: string) => void): Promise<void> {
+  const seedPath = join(projectRoot, 'supabase', 'seed.sql');
+  if (!fresh || !existsSync(seedPath)) return;
+  await db.transaction(async (tx) => tx.exec(await readFile(seedPath, 'utf8')));
+  log('applied supabase/seed.sql');
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -76,8 +93,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // The database (WASM start, data dir load, migration check) and the Deno workers (process start,
     // module load) take about the same time and barely share a core, so they start side by side: the
     // db port is fixed first, and the gateway holds requests until the database is up.
-    const dbPort = opts.dbPort === 0 ? await freePort() : (opts.dbPort ?? 54322);
-    const dbUrl = `postgresql://postgres:postgres@${host}:${dbPort}/postgres`;
+    const server = opts.databaseUrl ? new URL(opts.databaseUrl) : null;
+    const dbPort = server ? Number(server.port || 5432) : opts.dbPort === 0 ? await freePort() : (opts.dbPort ?? 54322);
+    const dbUrl = opts.databaseUrl ?? `postgresql://postgres:postgres@${host}:${dbPort}/postgres`;
     const anonKey = await signApiKey('anon', jwtSecret);
     const serviceRoleKey = await signApiKey('service_role', jwtSecret);
     let openGate!: (ok: boolean) => void;
@@ -97,7 +115,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         SUPABASE_ANON_KEY: anonKey,
         SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
         // The session-lock proxy serializes batches anyway; a small pool keeps Deno from queuing on it.
-        DB_POOL_MAX: '2',
+        // On a real server each function keeps the pool size of production (_shared/db.ts).
+        ...(server ? {} : { DB_POOL_MAX: '2' }),
         ...opts.functionEnv,
       }),
     }).then((f) => {
@@ -107,6 +126,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
     const databaseStarting = (async () => {
       let db: Db;
+      if (opts.databaseUrl) {
+        db = await openPostgres(opts.databaseUrl, { max: 2 });
+        cleanups.push(() => db.close());
+        const fresh = (await appliedVersions(db)).size === 0;
+        const r = await migrate(db, { log });
+        if (r.applied.length) log(`applied ${r.applied.length} migration(s)`);
+        await seedIfFresh(db, fresh && opts.seed !== false, log);
+        return db;
+      }
       if (dataDir === null) {
         db = await openMigrated();
         cleanups.push(() => db.close());
@@ -118,11 +146,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         cleanups.push(() => db.close());
         const r = await migrate(db, { log });
         if (r.applied.length) log(`applied ${r.applied.length} migration(s)`);
-        const seedPath = join(projectRoot, 'supabase', 'seed.sql');
-        if (fresh && opts.seed !== false && existsSync(seedPath)) {
-          await db.transaction(async (tx) => tx.exec(await readFile(seedPath, 'utf8')));
-          log('applied supabase/seed.sql');
-        }
+        await seedIfFresh(db, fresh && opts.seed !== false, log);
       }
       const socket = await serveSocket(db.pglite!, { host });
       cleanups.push(() => socket.stop());

@@ -293,7 +293,11 @@ create table public.agent_memories (
   user_id uuid default auth.uid() references auth.users (id) on delete cascade,
   memory_type text not null check (memory_type in ('episodic', 'semantic', 'procedural', 'working')),
   content text not null,
-  embedding extensions.vector(1536),
+  -- A norm below 2^-63 (squared norm below the smallest normal float4) makes cosine distance NaN or
+  -- nonsense: pgvector sums squares in float4. match_agent_memories refuses such queries (AJC13).
+  embedding extensions.vector(1536)
+    constraint agent_memories_embedding_normalisable_check
+    check (embedding is null or extensions.vector_norm(embedding) >= power(2::double precision, -63)),
   embedding_model text,
   importance real not null default 0.5 check (importance >= 0 and importance <= 1),
   decay_rate real not null default 0.01 check (decay_rate >= 0 and decay_rate <= 1),

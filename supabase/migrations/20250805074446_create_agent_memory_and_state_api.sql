@@ -16,6 +16,7 @@
 --   AJC05 checkpoint not found
 --   AJC06 no current state to checkpoint
 --   AJC07 session not found
+--   AJC13 embedding cannot be normalised (zero, or a norm below 2^-63)
 
 /**
  * Nearest memories of one agent by cosine similarity (1 = same direction, 0 = unrelated), most similar first.
@@ -53,10 +54,17 @@ begin
       using errcode = 'AJC03',
             hint = 'Pass the id of an agent you own (select id from public.agents).';
   end if;
-  if p_query_embedding is null or extensions.vector_norm(p_query_embedding) = 0 then
-    raise exception 'query embedding must be a non-zero vector(1536)'
+  if p_query_embedding is null then
+    raise exception 'query embedding must be a vector(1536), got null'
       using errcode = 'AJC04',
             hint = 'Pass the embedding of the query text, produced by the model that embedded the memories.';
+  end if;
+  -- Zero, or so small that pgvector's float4 sum of squares underflows (1536 × 1e-40 would score every
+  -- memory 1.0): cosine similarity is undefined. Same bound as agent_memories_embedding_normalisable_check.
+  if extensions.vector_norm(p_query_embedding) < power(2::double precision, -63) then
+    raise exception 'query embedding cannot be normalised (norm %, below 2^-63)', extensions.vector_norm(p_query_embedding)
+      using errcode = 'AJC13',
+            hint = 'Pass the embedding of the query text, produced by the model that embedded the memories; a zero or near-zero vector has no direction to compare.';
   end if;
   if p_match_count is null or p_match_count < 1 or p_match_count > 1000 then
     raise exception 'match count must be between 1 and 1000, got %', p_match_count
@@ -111,7 +119,7 @@ end
 $$;
 
 comment on function public.match_agent_memories(uuid, extensions.vector, integer, text[], real) is
-  'Nearest memories of an agent the caller owns, by cosine similarity, most similar first. AJC03 / AJC04 on bad input.';
+  'Nearest memories of an agent the caller owns, by cosine similarity, most similar first. AJC03 / AJC04 / AJC13 on bad input.';
 
 revoke execute on function public.match_agent_memories(uuid, extensions.vector, integer, text[], real) from public, anon;
 grant execute on function public.match_agent_memories(uuid, extensions.vector, integer, text[], real)

@@ -1,5 +1,6 @@
 -- Rollback of schema v2: 20250805074444_create_advanced_json_chat_schema and its companions
--- 20250805074445..20250805074449 (triggers, memory/state API, maintenance functions).
+-- 20250805074445..20250805074449 (triggers, memory/state API, maintenance functions), plus the data
+-- migration (20250806000000) and the maintenance scheduler (20250809000000) built on them.
 --
 -- Purpose : return the database to the legacy (v1) schema. Legacy tables (agents, chat_messages,
 --           chat_states) and their data are never touched: nothing here reads or writes them except
@@ -14,8 +15,9 @@
 --           dropping it would take every vector column in the database with it, and an unused extension
 --           costs nothing. Drop it by hand if you know v2 was its only user: drop extension vector;
 -- Check   : raises if any v2 table, index, sequence or function is still there afterwards.
--- History : deletes the version rows 20250805074444..20250805074449 from supabase_migrations.schema_migrations.
--- Later   : refuses (AJC10) while a later migration is applied, except 20250807000000 (legacy table
+-- History : deletes the version rows 20250805074444..20250805074449 from supabase_migrations.schema_migrations
+--           where that table exists (not after `psql -f` or another migration tool).
+-- Later   : refuses (AJC10) while a later migration is applied, except 20250810000000 (legacy table
 --           privileges), which concerns only the legacy tables and stays applied.
 --
 -- Hosted Supabase: run this file with psql in one transaction, then tell the CLI:
@@ -113,20 +115,54 @@ drop function if exists public.retry_chat_migration_quarantine();
 drop function if exists public.repair_chat_migration(integer);
 drop schema if exists chat_migration cascade;
 drop schema if exists chat_archive;
-delete from supabase_migrations.schema_migrations where version = '20250806000000';
+-- History row, where there is a history (not after `psql -f` or another migration tool).
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    delete from supabase_migrations.schema_migrations where version = '20250806000000';
+  end if;
+end
+$$;
 -- <<< end of the data-migration block
+
+-- Scheduled maintenance (20250809000000): its pg_cron jobs call v2's maintenance functions, so undoing all of
+-- v2 unschedules them (where pg_cron is installed) and drops the scheduler too, like the block above.
+do $$
+declare
+  v_jobid bigint;
+begin
+  if exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron') then
+    for v_jobid in
+      select j.jobid from cron.job j
+      where j.jobname in ('ajc_decay_agent_memories', 'ajc_sweep_expired_memories', 'ajc_sweep_old_snapshots',
+                          'ajc_prune_state_checkpoints')
+        and j.username = current_user
+    loop
+      perform cron.unschedule(v_jobid);
+    end loop;
+  end if;
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    delete from supabase_migrations.schema_migrations where version = '20250809000000';
+  end if;
+end
+$$;
+drop function if exists public.unschedule_maintenance_jobs();
+drop function if exists public.schedule_maintenance_jobs(text, text, text, text);
 
 -- Later migrations built on v2 must be rolled back first (this script does not know their objects).
 do $$
 declare
   v_newer text[];
 begin
-  select array_agg(m.version order by m.version) into v_newer
-  from supabase_migrations.schema_migrations m
-  where m.version > '20250805074449'
-    -- 20250807000000 (legacy table privileges) touches only the legacy tables: it stays applied, so rolling
-    -- v2 back does not reopen TRUNCATE on them
-    and m.version <> '20250807000000';
+  -- The history table exists only where the Supabase CLI or our runner applied the migrations.
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    select array_agg(m.version order by m.version) into v_newer
+    from supabase_migrations.schema_migrations m
+    where m.version > '20250805074449'
+      -- 20250810000000 (legacy table privileges) touches only the legacy tables: it stays applied, so rolling
+      -- v2 back does not reopen TRUNCATE on them
+      and m.version <> '20250810000000';
+  end if;
   if v_newer is not null then
     raise exception 'migrations newer than schema v2 are still applied: %', array_to_string(v_newer, ', ')
       using errcode = 'AJC10',
@@ -251,7 +287,7 @@ begin
         'match_agent_memories', 'record_agent_memory_access', 'save_agent_state', 'create_state_checkpoint',
         'restore_state_checkpoint', 'prune_state_checkpoints', 'decay_agent_memories', 'sweep_expired_memories',
         'sweep_old_snapshots', 'rebuild_agent_memory_index', 'recompute_session_metrics', 'chat_schema_table_sizes',
-        'chat_schema_index_usage', 'check_chat_schema_integrity'
+        'chat_schema_index_usage', 'check_chat_schema_integrity', 'schedule_maintenance_jobs', 'unschedule_maintenance_jobs'
       ])
   ) x;
   if v_left is not null then
@@ -262,5 +298,11 @@ begin
 end
 $$;
 
-delete from supabase_migrations.schema_migrations
-where version between '20250805074444' and '20250805074449';
+-- History rows, where there is a history (not after `psql -f` or another migration tool).
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    delete from supabase_migrations.schema_migrations where version between '20250805074444' and '20250805074449';
+  end if;
+end
+$$;

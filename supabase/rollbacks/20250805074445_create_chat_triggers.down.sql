@@ -7,9 +7,12 @@ do $$
 declare
   v_newer text[];
 begin
-  select array_agg(m.version order by m.version) into v_newer
-  from supabase_migrations.schema_migrations m
-  where m.version > '20250805074445';
+  -- The history table exists only where the Supabase CLI or our runner applied the migrations.
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    select array_agg(m.version order by m.version) into v_newer
+    from supabase_migrations.schema_migrations m
+    where m.version > '20250805074445';
+  end if;
   if v_newer is not null then
     raise exception 'migrations newer than 20250805074445 are still applied: %', array_to_string(v_newer, ', ')
       using errcode = 'AJC10',
@@ -42,4 +45,11 @@ drop function public.chat_messages_v2_before_update();
 drop function public.message_tokens(jsonb);
 drop function public.set_updated_at();
 
-delete from supabase_migrations.schema_migrations where version = '20250805074445';
+-- History row, where there is a history (not after `psql -f` or another migration tool).
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    delete from supabase_migrations.schema_migrations where version = '20250805074445';
+  end if;
+end
+$$;

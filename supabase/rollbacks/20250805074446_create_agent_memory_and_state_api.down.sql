@@ -6,9 +6,12 @@ do $$
 declare
   v_newer text[];
 begin
-  select array_agg(m.version order by m.version) into v_newer
-  from supabase_migrations.schema_migrations m
-  where m.version > '20250805074446';
+  -- The history table exists only where the Supabase CLI or our runner applied the migrations.
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    select array_agg(m.version order by m.version) into v_newer
+    from supabase_migrations.schema_migrations m
+    where m.version > '20250805074446';
+  end if;
   if v_newer is not null then
     raise exception 'migrations newer than 20250805074446 are still applied: %', array_to_string(v_newer, ', ')
       using errcode = 'AJC10',
@@ -24,4 +27,11 @@ drop function public.save_agent_state(uuid, text, jsonb, uuid, integer);
 drop function public.record_agent_memory_access(uuid[]);
 drop function public.match_agent_memories(uuid, extensions.vector, integer, text[], real);
 
-delete from supabase_migrations.schema_migrations where version = '20250805074446';
+-- History row, where there is a history (not after `psql -f` or another migration tool).
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    delete from supabase_migrations.schema_migrations where version = '20250805074446';
+  end if;
+end
+$$;

@@ -56,4 +56,11 @@ drop function if exists public.repair_chat_migration(integer);
 drop schema if exists chat_migration cascade;
 drop schema if exists chat_archive;
 
-delete from supabase_migrations.schema_migrations where version = '20250806000000';
+-- History row, where there is a history (not after `psql -f` or another migration tool).
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    delete from supabase_migrations.schema_migrations where version = '20250806000000';
+  end if;
+end
+$$;

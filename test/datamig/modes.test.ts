@@ -292,7 +292,7 @@ describe('schema v2 rollback (with the data-migration block)', () => {
     await rollback(db, { version: '20250805074444' });
     expect(await one(db, `select to_regnamespace('chat_migration') as s, to_regclass('public.chat_messages_v2') as t`)).toEqual({ s: null, t: null });
     expect(await db.query(`select version from supabase_migrations.schema_migrations where version >= '20250805074444'`))
-      .toEqual([{ version: '20250807000000' }]); // legacy table privileges: not part of v2
+      .toEqual([{ version: '20250810000000' }]); // legacy table privileges: not part of v2
     expect(await one(db, `select count(*)::int as n from public.chat_messages`)).toEqual(before);
     expect(await one(db, `select content from public.chat_messages where id = $1`, [m.legacy_id])).toEqual({ content: 'x\ny' });
     // re-applying starts clean

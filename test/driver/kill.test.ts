@@ -6,32 +6,37 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/engine.ts';
-import { serveSocket, type SocketHandle } from '../../src/db/socket.ts';
 import { getStatus, runMigration, verify } from '../../src/migration/driver.ts';
 import { prng, seedLegacy, type SeedResult } from '../../src/seed/legacy.ts';
-import { openMigrated } from '../helpers/db.ts';
+import { openMigrated, serveDb } from '../helpers/db.ts';
 import { ledgerInvariant, spawnData } from './helpers.ts';
 
 let db: Db;
-let socket: SocketHandle;
+let socket: { url: string; stop(): Promise<void> };
 let seeded: SeedResult;
 const batchSize = 7;
 
 beforeAll(async () => {
   db = await openMigrated();
   seeded = await seedLegacy(db, { conversations: 12, messages: 260, dirtyRate: 0.15, seed: 11 });
-  socket = await serveSocket(db.pglite!);
+  socket = await serveDb(db);
 });
 afterAll(async () => {
   await socket?.stop();
   await db?.close();
 });
 
-/** After a client dies, pglite-socket rolls its transaction back; wait until that happened. */
+/** After a client dies, the server (or pglite-socket) rolls its transaction back; wait until that happened. */
 async function settle() {
-  for (let i = 0; i < 80 && db.pglite!.isInTransaction(); i++) await new Promise((r) => setTimeout(r, 25));
+  const open = async () =>
+    db.pglite
+      ? db.pglite.isInTransaction()
+      : (await db.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
+        ))[0]!.n > 0;
+  for (let i = 0; i < 80 && (await open()); i++) await new Promise((r) => setTimeout(r, 25));
   await new Promise((r) => setTimeout(r, 50));
-  if (db.pglite!.isInTransaction()) {
+  if (await open()) {
     throw new Error('the killed client left a transaction open');
   }
 }

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openPostgres, type Db } from '../../src/db/engine.ts';
 import { serveSocket } from '../../src/db/socket.ts';
 import { messageDirtKinds, quarantineDirtKinds, seedLegacy } from '../../src/seed/legacy.ts';
-import { openMigrated } from '../helpers/db.ts';
+import { onNative, openMigrated } from '../helpers/db.ts';
+import { openMigrated as openPGliteMigrated } from '../../src/db/template.ts';
 
 // One database for the file (loading the template is the slow part); emptied before each test.
 let db: Db;
@@ -87,22 +88,31 @@ describe('seed:legacy generator', () => {
   });
 
   it('writes the same rows through postgres.js (json_to_recordset) as through PGlite COPY', async () => {
+    // On the native lane `db` is itself a server database (json_to_recordset); the COPY side is a PGlite
+    // database beside it, so the comparison also proves both engines store the same bytes.
+    const copyDb = onNative ? await openPGliteMigrated() : db;
     const opts = { conversations: 8, messages: 200, dirtyRate: 0.3, seed: 9 };
-    const viaCopy = await seedLegacy(db, opts);
-    expect(viaCopy.method).toMatch(/^copy/);
-    const fa = await fingerprint(db);
-    await empty();
-    const socket = await serveSocket(db.pglite!);
-    const remote = await openPostgres(socket.url, { max: 1 });
     try {
-      const viaJson = await seedLegacy(remote, opts);
-      expect(viaJson.method).toMatch(/^json_to_recordset/);
-      expect(viaJson.expectedQuarantine).toEqual(viaCopy.expectedQuarantine);
+      const viaCopy = await seedLegacy(copyDb, opts);
+      expect(viaCopy.method).toMatch(/^copy/);
+      const fa = await fingerprint(copyDb);
+      if (!onNative) await empty();
+      const socket = onNative ? null : await serveSocket(db.pglite!);
+      const remote = socket ? await openPostgres(socket.url, { max: 1 }) : db;
+      try {
+        const viaJson = await seedLegacy(remote, opts);
+        expect(viaJson.method).toMatch(/^json_to_recordset/);
+        expect(viaJson.expectedQuarantine).toEqual(viaCopy.expectedQuarantine);
+      } finally {
+        if (socket) {
+          await remote.close();
+          await socket.stop();
+        }
+      }
+      expect(await fingerprint(db)).toEqual(fa);
     } finally {
-      await remote.close();
-      await socket.stop();
+      if (copyDb !== db) await copyDb.close();
     }
-    expect(await fingerprint(db)).toEqual(fa);
   });
 
   it('with dirty rate 0 everything is clean', async () => {

@@ -1,10 +1,18 @@
 /**
  * Every endpoint's happy path against a running stack (real Deno, real Postgres wire), through the typed
  * client, plus the behaviours the API promises: idempotent retries, gap-free pagination, optimistic
- * concurrency, similarity order, checkpoint round trips, the four 401s, CORS and the 1 MB cap.
+ * concurrency, similarity order, checkpoint round trips, the four 401s, CORS and the 1 MB cap; agents;
+ * exact storage (numbers, surrogates, `__proto__`, real dates); normalisable embeddings; JSON 431s; and
+ * the README's client section run as written against this stack.
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatApiError, type ChatClient } from '../../src/client/index.ts';
+import { projectRoot } from '../../src/db/runner.ts';
 import { signUserToken } from '../../src/stack/keys.ts';
 import { axis, clientWithToken, newUser, raw, startTestStack, type TestStack, type TestUser } from './stack.ts';
 
@@ -138,14 +146,34 @@ describe('memories', () => {
 
   it('rejects embeddings of the wrong size with 422', async () => {
     await expectApiError(alice.chat.storeMemory({ agent_id: alice.agentId, memory_type: 'semantic', content: 'x', embedding: [1, 2, 3] }), 422);
-    await expectApiError(alice.chat.searchMemories({ agent_id: alice.agentId, embedding: new Array(1536).fill(0) }), 422);
+  });
+
+  it('refuses vectors that cannot be normalised, on store and on search alike, so similarity is never null', async () => {
+    const { agent } = await alice.chat.createAgent({ name: 'vectors' });
+    const agent_id = agent.id;
+    const only = await alice.chat.storeMemory({ agent_id, memory_type: 'semantic', content: 'unrelated', embedding: axis(5) });
+    // zero, and 1536 × 1e-40 (non-zero, but its float4 sum of squares underflows: it used to score 1.0)
+    for (const bad of [new Array(1536).fill(0), new Array(1536).fill(1e-40)]) {
+      const stored = await expectApiError(alice.chat.storeMemory({ agent_id, memory_type: 'semantic', content: 'x', embedding: bad }), 422, 'validation_failed');
+      expect(stored.message).toMatch(/^embedding: cannot be normalised/);
+      const searched = await expectApiError(alice.chat.searchMemories({ agent_id, embedding: bad }), 422, 'validation_failed');
+      expect(searched.message).toMatch(/^embedding: cannot be normalised/);
+    }
+    // the smallest accepted norm (2^-63) searches normally
+    const { matches } = await alice.chat.searchMemories({ agent_id, embedding: axis(5).map((x) => x * 2 ** -63) });
+    expect(matches).toEqual([expect.objectContaining({ id: only.memory.id, similarity: expect.closeTo(1, 5) })]);
+    const raw1 = await raw(t, 'POST', 'memories/search', { token: alice.token, body: JSON.stringify({ agent_id, embedding: axis(9) }) });
+    expect(raw1.status).toBe(200);
+    expect((raw1.json as { matches: Array<{ similarity: unknown }> }).matches.every((m) => typeof m.similarity === 'number')).toBe(true);
   });
 });
 
 describe('agent state', () => {
   it('saves versions, reads the current one, pages history, and answers 409 on a stale expected_version', async () => {
     const stream = { agent_id: alice.agentId, state_type: 'persistent' as const };
-    await expectApiError(alice.chat.getState(stream), 404);
+    // an agent you own with nothing saved yet: 200 and state null (get-or-create), not a 404
+    expect(await alice.chat.getState(stream)).toEqual({ state: null });
+    expect(await alice.chat.getState({ agent_id: alice.agentId })).toEqual({ state: null });
     const v1 = await alice.chat.saveState({ ...stream, state: { step: 1 }, expected_version: 0 });
     expect(v1.state).toMatchObject({ version: 1, is_current: true, state: { step: 1 } });
     expect(v1.state.state_hash).toMatch(/^[0-9a-f]{64}$/);
@@ -179,12 +207,141 @@ describe('agent state', () => {
     const restored = await alice.chat.restore(checkpoint.id);
     expect(restored.state).toMatchObject({ version: 3, is_current: true, state: { plan: ['a'], step: 1 } });
     expect(restored.restored_from).toEqual({ checkpoint_id: checkpoint.id, version: 1 });
-    expect((await alice.chat.getState(stream)).state.state).toEqual({ plan: ['a'], step: 1 });
+    expect((await alice.chat.getState(stream)).state!.state).toEqual({ plan: ['a'], step: 1 });
     await expectApiError(alice.chat.restore(checkpoint.id, { expected_version: 1 }), 409, 'version_conflict');
-    expect((await alice.chat.getState(stream)).state.version).toBe(3);
+    expect((await alice.chat.getState(stream)).state!.version).toBe(3);
     const { checkpoints } = await alice.chat.listCheckpoints({ agent_id: alice.agentId, session_id: session.id });
     expect(checkpoints.length).toBeGreaterThanOrEqual(2); // ours + the 'recovery' one restore made
     await expectApiError(alice.chat.restore(crypto.randomUUID()), 404);
+  });
+});
+
+describe('agents', () => {
+  it('creates, lists (newest first, paged), reads, updates and deletes an agent', async () => {
+    const u = await newUser(t);
+    const { agent } = await u.chat.createAgent({ name: 'Trip planner', config: { model: 'gpt-4o-mini' } });
+    expect(agent).toMatchObject({ name: 'Trip planner', owner_id: u.id, config: { model: 'gpt-4o-mini' } });
+    const second = (await u.chat.createAgent({ name: 'second' })).agent;
+    expect(second.config).toEqual({});
+    const first = await u.chat.listAgents({ limit: 2 });
+    expect(first.agents.map((a) => a.id)).toEqual([second.id, agent.id]);
+    const rest = await u.chat.listAgents({ limit: 2, before: first.next_cursor! });
+    expect(rest).toEqual({ agents: [expect.objectContaining({ id: u.agentId })], next_cursor: null });
+    expect((await u.chat.getAgent(agent.id)).agent).toEqual(agent);
+
+    const renamed = await u.chat.updateAgent(agent.id, { name: 'Travel planner' });
+    expect(renamed.agent).toMatchObject({ name: 'Travel planner', config: { model: 'gpt-4o-mini' } });
+    const reconfigured = await u.chat.updateAgent(agent.id, { config: { model: 'o3' } });
+    expect(reconfigured.agent).toMatchObject({ name: 'Travel planner', config: { model: 'o3' } });
+    await expectApiError(u.chat.updateAgent(agent.id, {}), 422, 'validation_failed');
+    await expectApiError(u.chat.createAgent({ name: '  ' }), 422, 'validation_failed');
+    await expectApiError(u.chat.createAgent({ name: 'x', owner_id: alice.id }), 403, 'forbidden');
+
+    // the agent carries memories, state, checkpoints and a session; deleting it removes the agent's
+    // rows and keeps the conversation (agent_id set to null)
+    await u.chat.storeMemory({ agent_id: agent.id, memory_type: 'semantic', content: 'likes trains', embedding: axis(2) });
+    await u.chat.saveState({ agent_id: agent.id, state_type: 'persistent', state: { a: 1 } });
+    await u.chat.checkpoint({ agent_id: agent.id, state_type: 'persistent' });
+    const { session } = await u.chat.createSession({ agent_id: agent.id });
+    await u.chat.sendMessage({ conversation_id: session.id, agent_id: agent.id, role: 'user', content: 'hi' });
+    await u.chat.deleteAgent(agent.id);
+    await expectApiError(u.chat.getAgent(agent.id), 404, 'not_found');
+    await expectApiError(u.chat.deleteAgent(agent.id), 404, 'not_found');
+    await expectApiError(u.chat.getState({ agent_id: agent.id, state_type: 'persistent' }), 404);
+    expect((await u.chat.getSession(session.id)).session).toMatchObject({ agent_id: null, message_count: 1 });
+    const [left] = await t.admin.query<{ n: number }>(
+      `select (select count(*) from public.agent_memories where agent_id = $1) + (select count(*) from public.agent_states where agent_id = $1)
+            + (select count(*) from public.state_checkpoints where agent_id = $1) as n`,
+      [agent.id],
+    );
+    expect(Number(left!.n)).toBe(0);
+    expect((await u.chat.listAgents()).agents.map((a) => a.id)).toEqual([second.id, u.agentId]);
+  });
+
+  it('lets the service role create an agent for a user, and list by owner', async () => {
+    const service = clientWithToken(t, t.stack.serviceRoleKey);
+    const u = await newUser(t);
+    const { agent } = await service.createAgent({ name: 'provisioned', owner_id: u.id });
+    expect(agent.owner_id).toBe(u.id);
+    expect((await u.chat.getAgent(agent.id)).agent.name).toBe('provisioned');
+    const { agents } = await service.listAgents({ owner_id: u.id });
+    expect(agents.map((a) => a.id).sort()).toEqual([agent.id, u.agentId].sort());
+    await expectApiError(service.createAgent({ name: 'nobody' }), 422, 'user_required');
+    await expectApiError(service.createAgent({ name: 'ghost', owner_id: crypto.randomUUID() }), 422, 'invalid_reference');
+  });
+});
+
+describe('exact storage', () => {
+  const post = (path: string, body: string) => raw(t, 'POST', path, { token: alice.token, body });
+
+  it('keeps __proto__ as an ordinary key in every JSON object it stores', async () => {
+    const r = await post('messages', '{"role":"user","content":{"type":"parts","parts":[{"type":"text","text":"x","__proto__":{"p":1}}]},"metadata":{"__proto__":{"polluted":true},"a":1}}');
+    expect(r.status).toBe(201);
+    expect(r.text).toContain('"metadata":{"a":1,"__proto__":{"polluted":true}}');
+    const message = (r.json as { message: { id: string; conversation_id: string; metadata: object; content: { parts: object[] } } }).message;
+    expect(Object.keys(message.metadata)).toEqual(['a', '__proto__']);
+    expect(Object.keys(message.content.parts[0]!)).toContain('__proto__');
+    const a = await post('agents', '{"name":"proto","config":{"__proto__":{"x":1}}}');
+    expect(a.status).toBe(201);
+    expect(a.text).toContain('"config":{"__proto__":{"x":1}}');
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+
+  it('refuses numbers a double cannot hold, naming the path, instead of storing them changed', async () => {
+    for (const [value, path] of [
+      ['1e400', 'metadata.n'],
+      ['-1e400', 'metadata.n'],
+      ['1e-400', 'metadata.n'],
+      ['123456789012345678901234567890', 'metadata.n'],
+      ['9007199254740993', 'metadata.n'],
+    ] as const) {
+      const r = await post('messages', `{"role":"user","content":"x","metadata":{"n":${value}}}`);
+      expect(r.status, value).toBe(422);
+      expect(r.json).toMatchObject({ error: { code: 'validation_failed', message: expect.stringMatching(new RegExp(`^${path.replace('.', '\\.')}: the number`)) } });
+    }
+    const deep = await raw(t, 'PUT', 'agent-state', { token: alice.token, body: `{"agent_id":"${alice.agentId}","state_type":"local","state":{"list":[1,2,{"big":1e999}]}}` });
+    expect(deep.json).toMatchObject({ error: { message: expect.stringMatching(/^state\.list\.2\.big: /) } });
+    // what a double holds exactly is stored exactly, whatever its spelling
+    const ok = await post('messages', '{"role":"user","content":"x","metadata":{"a":1.0,"b":1e2,"c":0.1,"d":-0,"e":9007199254740991,"f":1.7976931348623157e308,"g":5e-324}}');
+    expect(ok.status).toBe(201);
+    expect((ok.json as { message: { metadata: object } }).message.metadata).toEqual({ a: 1, b: 100, c: 0.1, d: 0, e: 9007199254740991, f: 1.7976931348623157e308, g: 5e-324 });
+  });
+
+  it('refuses unpaired surrogates and NUL in every text field and key, naming the path', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['messages', '{"role":"user","content":"ok","title":"bad \\ud800 title"}', 'title'],
+      ['messages', '{"role":"user","content":"bad \\udc00"}', 'content'],
+      ['messages', '{"role":"user","content":"ok","metadata":{"k\\ud800":1}}', 'metadata.k\ud800'],
+      ['messages', '{"role":"user","content":"ok","attachments":[{"name":"a\\u0000b","storage_path":"p"}]}', 'attachments.0.name'],
+      ['sessions', '{"title":"\\ud83d"}', 'title'],
+      ['agents', '{"name":"\\udfff"}', 'name'],
+    ];
+    for (const [path, body, where] of cases) {
+      const r = await post(path, body);
+      expect(r.status, body).toBe(422);
+      const message = (r.json as { error: { code: string; message: string } }).error.message;
+      expect(message.startsWith(`${where}: `), `${body} → ${message}`).toBe(true);
+      expect(message).toMatch(/surrogate|NUL/);
+    }
+    // a well-formed pair (an emoji written as two escapes) is fine
+    const emoji = await post('sessions', '{"title":"\\ud83d\\ude00"}');
+    expect(emoji.status).toBe(201);
+    expect((emoji.json as { session: { title: string } }).session.title).toBe('😀');
+  });
+
+  it('answers a cursor with an impossible date with 400 invalid_cursor, not a database error', async () => {
+    const conversation_id = (await alice.chat.sendMessage({ role: 'user', content: 'x' })).message.conversation_id;
+    for (const at of ['2025-13-01T00:00:00+00:00', '2025-02-30T00:00:00+00:00', '2025-01-01T24:00:00+00:00', '2025-99-99 99:99:99+00']) {
+      const before = Buffer.from(JSON.stringify([at, crypto.randomUUID()])).toString('base64url');
+      const e = await expectApiError(alice.chat.listMessages({ conversation_id, before }), 400, 'invalid_cursor');
+      expect(e.message).toMatch(/cursor/);
+      await expectApiError(alice.chat.listSessions({ before }), 400, 'invalid_cursor');
+      await expectApiError(alice.chat.listAgents({ before }), 400, 'invalid_cursor');
+    }
+    // a leap day is a real date
+    const leap = Buffer.from(JSON.stringify(['2024-02-29T00:00:00+00:00', crypto.randomUUID()])).toString('base64url');
+    expect((await alice.chat.listMessages({ conversation_id, before: leap })).messages).toEqual([]);
+    await expectApiError(alice.chat.storeMemory({ agent_id: alice.agentId, memory_type: 'semantic', content: 'x', expires_at: '2030-02-30T00:00:00Z' }), 422, 'validation_failed');
   });
 });
 
@@ -278,10 +435,97 @@ describe('http', () => {
     expect(await res.json()).toMatchObject({ error: { code: 'payload_too_large' } });
   });
 
+  it('answers oversized headers and URLs with a JSON 431, not an empty body', async () => {
+    const { request } = await import('node:http');
+    const send = (path: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; type: string | undefined; body: string }>((resolve, reject) => {
+        const req = request(`${t.stack.apiUrl}${path}`, { method: 'GET', headers }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const r of [
+      await send('/functions/v1/sessions', { authorization: `Bearer ${'a'.repeat(20 * 1024)}` }),
+      await send(`/functions/v1/sessions?x=${'a'.repeat(100 * 1024)}`, { authorization: `Bearer ${alice.token}` }),
+    ]) {
+      expect(r.status).toBe(431);
+      expect(r.type).toBe('application/json');
+      expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'headers_too_large', message: expect.stringMatching(/16 KB/) } });
+    }
+  });
+
   it('answers unknown routes and functions with a JSON 404', async () => {
     expect((await raw(t, 'GET', 'messages/nope/deeper', { token: alice.token })).status).toBe(404);
     const fn = await raw(t, 'GET', 'no-such-function', { token: alice.token });
     expect(fn.status).toBe(404);
     expect(fn.json).toMatchObject({ error: { code: 'function_not_found' } });
   });
+});
+
+describe('README: "Call it from your chat client"', () => {
+  const run = promisify(execFile);
+
+  /** The fenced blocks of one README section, in order. */
+  async function readmeBlocks(section: string): Promise<Array<{ lang: string; code: string }>> {
+    const readme = await readFile(join(projectRoot, 'README.md'), 'utf8');
+    const start = readme.indexOf(`## ${section}`);
+    expect(start).toBeGreaterThan(-1);
+    const end = readme.indexOf('\n## ', start + 3);
+    const body = readme.slice(start, end === -1 ? undefined : end);
+    return [...body.matchAll(/```(\w+)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1]!, code: m[2]! }));
+  }
+
+  it('runs top to bottom on a fresh seeded stack: curl, then the client by package name on Node 20 (and through tsc)', async () => {
+    // `npm start` on a new database applies the seed; the README's default user (Alice) comes from it
+    await t.admin.exec(await readFile(join(projectRoot, 'supabase', 'seed.sql'), 'utf8'));
+    const blocks = await readmeBlocks('Call it from your chat client');
+    const sh = blocks.find((b) => b.lang === 'sh')!;
+    const ts = blocks.find((b) => b.lang === 'ts')!;
+    const local = (code: string) => code.replaceAll('http://127.0.0.1:54321', t.stack.apiUrl);
+
+    // 1. the curl block, as written: every response newline-terminated, any HTTP error fails the script
+    //    (meanwhile the package builds, as its `prepare` script does on install)
+    const curlWrapper = `curl() { command curl --fail-with-body -w '\\n' "$@"; }\n`;
+    const [shOut] = await Promise.all([
+      run('bash', ['-euo', 'pipefail', '-c', curlWrapper + local(sh.code)], { cwd: projectRoot, timeout: 60_000 }),
+      run('npm', ['run', '-s', 'build:client'], { cwd: projectRoot, timeout: 120_000 }),
+    ]);
+    const answers = shOut.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(answers).toEqual([{ message: expect.objectContaining({ content: { type: 'text', text: 'Hello from curl' }, user_id: '00000000-0000-4000-8000-00000000a11c' }) }, { state: null }]);
+
+    // 2. the TypeScript block, unchanged, as a consumer of the package: `advanced-json-chat/client`
+    //    resolved through node_modules and the package's `exports`, run by plain Node 20
+    const app = await mkdtemp(join(tmpdir(), 'ajc-readme-'));
+    try {
+      await mkdir(join(app, 'node_modules', '@supabase'), { recursive: true });
+      await symlink(projectRoot, join(app, 'node_modules', 'advanced-json-chat'));
+      for (const dep of ['@supabase/supabase-js', 'ws', '@types']) await symlink(join(projectRoot, 'node_modules', dep), join(app, 'node_modules', dep));
+      await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'readme-app', private: true, type: 'module' }));
+      await writeFile(join(app, 'example.mjs'), ts.code);
+      // TypeScript users get the package's published types: the same block type-checks by package name
+      await writeFile(join(app, 'example.ts'), ts.code);
+      await writeFile(
+        join(app, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] }, files: ['example.ts'] }),
+      );
+      const token = await signUserToken('00000000-0000-4000-8000-00000000a11c', { secret: t.stack.jwtSecret }); // what `npm run -s dev:token` prints
+      const env = { ...process.env, SUPABASE_URL: t.stack.apiUrl, SUPABASE_ANON_KEY: t.stack.anonKey, TOKEN: token };
+      expect(process.versions.node.split('.')[0]).toBe('20');
+      const [node, tsc] = await Promise.all([
+        run(process.execPath, ['example.mjs'], { cwd: app, env, timeout: 60_000 }),
+        run(process.execPath, [join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { cwd: app }).catch((e: { stdout: string }) => ({ stdout: `FAILED ${e.stdout}` })),
+      ]);
+      expect(node.stdout.trim()).toBe('1 null Prefers trains');
+      expect(tsc.stdout).toBe('');
+    } finally {
+      await rm(app, { recursive: true, force: true });
+    }
+    // Alice now has the agents both blocks created, next to the seed's
+    const { agents } = await clientWithToken(t, await signUserToken('00000000-0000-4000-8000-00000000a11c', { secret: t.stack.jwtSecret })).listAgents();
+    expect(agents.map((a) => a.name)).toEqual(['Trip planner', 'Trip planner', 'Research helper']);
+  }, 180_000);
 });

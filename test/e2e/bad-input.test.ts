@@ -20,6 +20,8 @@ beforeAll(async () => {
   ids.message = (await u.chat.sendMessage({ conversation_id: session.id, role: 'user', content: 'seed' })).message.id;
   await u.chat.saveState({ agent_id: u.agentId, state_type: 'persistent', state: { a: 1 } });
   ids.checkpoint = (await u.chat.checkpoint({ agent_id: u.agentId, state_type: 'persistent' })).checkpoint.id;
+  // a second agent for PATCH /agents/:id, so the corpus never renames the one the other bodies use
+  ids.agent = (await u.chat.createAgent({ name: 'patched by the corpus' })).agent.id;
 });
 afterAll(async () => {
   await t?.stop();
@@ -61,7 +63,7 @@ function mutated(valid: () => Record<string, unknown>) {
 const rawBody = fc.oneof(
   { weight: 2, arbitrary: fc.json({ maxDepth: 4 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
-  { weight: 1, arbitrary: fc.constantFrom('', '{', '{"a":', '[1,2', 'true', '"x"', '{"role":"user","content":"x"', '['.repeat(5000) + ']'.repeat(5000), '{"a":' + '{"a":'.repeat(200) + '1' + '}'.repeat(201)) },
+  { weight: 1, arbitrary: fc.constantFrom('', '{', '{"a":', '[1,2', 'true', '"x"', '{"role":"user","content":"x"', '['.repeat(5000) + ']'.repeat(5000), '{"a":' + '{"a":'.repeat(200) + '1' + '}'.repeat(201), '{"role":"user","content":"x","metadata":{"n":1e400}}', '{"name":"x","config":{"n":123456789012345678901234567890}}', '{"title":"\\ud800"}') },
 );
 
 const bodyEndpoints: Array<{ method: string; path: () => string; valid: () => Record<string, unknown> }> = [
@@ -74,6 +76,8 @@ const bodyEndpoints: Array<{ method: string; path: () => string; valid: () => Re
   { method: 'POST', path: () => `agent-state/checkpoints/${ids.checkpoint}/restore`, valid: () => ({ expected_version: 1 }) },
   { method: 'POST', path: () => 'sessions', valid: () => ({ agent_id: u.agentId, title: 't', status: 'active', session_state: {}, metadata: {} }) },
   { method: 'PATCH', path: () => `sessions/${ids.session}`, valid: () => ({ title: 't', status: 'idle', session_state: { a: 1 } }) },
+  { method: 'POST', path: () => 'agents', valid: () => ({ name: 'agent', config: { model: 'm' } }) },
+  { method: 'PATCH', path: () => `agents/${ids.agent}`, valid: () => ({ name: 'renamed', config: { a: 1 } }) },
   { method: 'POST', path: () => `sessions/${ids.session}/snapshots`, valid: () => ({ agent_id: u.agentId, window: 5, context: {}, token_budget: 10, memory_ids: [], message_ids: [ids.message] }) },
 ];
 
@@ -83,12 +87,14 @@ const queryEndpoints: Array<{ path: string; keys: string[] }> = [
   { path: 'agent-state/history', keys: ['agent_id', 'state_type', 'session_id', 'limit', 'before'] },
   { path: 'agent-state/checkpoints', keys: ['agent_id', 'session_id', 'limit'] },
   { path: 'sessions', keys: ['limit', 'before', 'status'] },
+  { path: 'agents', keys: ['limit', 'before', 'owner_id'] },
 ];
 
 function queryValue(key: string) {
   const own: Record<string, string[]> = {
     conversation_id: [ids.session!],
     agent_id: [u.agentId],
+    owner_id: [u.id],
     session_id: [ids.session!],
     state_type: ['persistent', 'session', 'bogus'],
     status: ['active', 'nope'],
@@ -128,7 +134,7 @@ const segment = fc.oneof(str.map(safeEncode), fc.constantFrom('%zz', '%', '..', 
 const pathCase: fc.Arbitrary<Case> = fc
   .tuple(
     fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE'),
-    fc.constantFrom('messages/', 'sessions/', 'agent-state/checkpoints/', 'memories/', 'agent-state/', 'sessions/x/', ''),
+    fc.constantFrom('messages/', 'sessions/', 'agent-state/checkpoints/', 'memories/', 'agent-state/', 'sessions/x/', 'agents/', ''),
     segment,
     fc.constantFrom('', '/restore', '/snapshots', '/x/y'),
     fc.option(rawBody, { nil: undefined }),

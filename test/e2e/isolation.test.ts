@@ -1,7 +1,8 @@
 /**
  * RLS as the only fence, seen from outside: another user's conversation, message, agent, state,
- * checkpoint or session answers 404 on every endpoint, and 100 concurrent requests from 10 users each
- * see only their own rows (the local database is one shared session: nothing may leak between requests).
+ * checkpoint or session — named in the path or referenced from a body — answers 404 on every endpoint,
+ * and 100 concurrent jobs from 10 users each see only their own rows (the local database is one shared
+ * session: nothing may leak between requests).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatApiError } from '../../src/client/index.ts';
@@ -62,6 +63,11 @@ describe("another user's rows answer 404 on every endpoint", () => {
     ['PATCH /sessions/:id', () => bob.chat.updateSession(a.session!, { title: 'pwned' })],
     ['POST /sessions/:id/snapshots', () => bob.chat.snapshot(a.session!, { agent_id: bob.agentId })],
     ['GET /sessions/:id/snapshots', () => bob.chat.call('GET', `sessions/${a.session}/snapshots`)],
+    ['GET /agent-state/checkpoints (their session on my agent)', () => bob.chat.listCheckpoints({ agent_id: bob.agentId, session_id: a.session! })],
+    ['POST /memories (their message as source_message_id)', () => bob.chat.storeMemory({ agent_id: bob.agentId, memory_type: 'semantic', content: 'x', source_message_id: a.message! })],
+    ['GET /agents/:id', () => bob.chat.getAgent(alice.agentId)],
+    ['PATCH /agents/:id', () => bob.chat.updateAgent(alice.agentId, { name: 'pwned', config: { evil: true } })],
+    ['DELETE /agents/:id', () => bob.chat.deleteAgent(alice.agentId)],
   ];
   for (const [name, run] of cases) {
     it(name, async () => {
@@ -72,9 +78,14 @@ describe("another user's rows answer 404 on every endpoint", () => {
   it("lists never include another user's rows, and nothing of Alice's changed", async () => {
     const { sessions } = await bob.chat.listSessions({ limit: 200 });
     expect(sessions.map((s) => s.id)).not.toContain(a.session);
+    expect((await bob.chat.listAgents({ limit: 200 })).agents.map((x) => x.id)).toEqual([bob.agentId]);
+    await expect(bob.chat.listAgents({ owner_id: alice.id })).rejects.toMatchObject({ status: 403 });
+    expect((await alice.chat.getAgent(alice.agentId)).agent).toMatchObject({ name: 'assistant', config: {} });
+    const [memories] = await t.admin.query<{ n: number }>(`select count(*)::int as n from public.agent_memories where agent_id = $1`, [alice.agentId]);
+    expect(memories!.n).toBe(1);
     const mine = await alice.chat.listMessages({ conversation_id: a.session! });
     expect(mine.messages.map((m) => [m.id, m.version, m.deleted_at])).toEqual([[a.message, 1, null]]);
-    expect((await alice.chat.getState({ agent_id: alice.agentId, state_type: 'persistent' })).state.version).toBe(1);
+    expect((await alice.chat.getState({ agent_id: alice.agentId, state_type: 'persistent' })).state!.version).toBe(1);
     expect((await alice.chat.getSession(a.session!)).session.title).toBe('private');
     // Bob's own stream on the same state_type is his alone.
     const own = await bob.chat.saveState({ agent_id: bob.agentId, state_type: 'persistent', state: { mine: true }, expected_version: 0 });
@@ -104,8 +115,9 @@ describe('concurrency', () => {
             break;
           }
           case 3: {
-            const { sessions } = await u.chat.listSessions({ limit: 200 });
+            const [{ sessions }, { agents }] = await Promise.all([u.chat.listSessions({ limit: 200 }), u.chat.listAgents({ limit: 200 })]);
             checks.push(() => expect(sessions.map((s) => s.user_id)).toEqual(sessions.map(() => u.id)));
+            checks.push(() => expect(agents.map((x) => x.owner_id)).toEqual([u.id]));
             break;
           }
           case 4: {

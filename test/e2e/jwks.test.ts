@@ -6,10 +6,12 @@
 import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openPostgres, type Db } from '../../src/db/engine.ts';
-import { startStack, type Stack } from '../../src/stack/index.ts';
+import type { Db } from '../../src/db/engine.ts';
+import type { Stack } from '../../src/stack/index.ts';
 import { signUserToken } from '../../src/stack/keys.ts';
+import { startTestStack, type TestStack } from './stack.ts';
 
+let t: TestStack;
 let stack: Stack;
 let admin: Db;
 let jwksServer: Server;
@@ -27,20 +29,16 @@ beforeAll(async () => {
   await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', () => r()));
   const addr = jwksServer.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  stack = await startStack({
-    dataDir: null,
-    dbPort: 0,
-    apiPort: 0,
+  t = await startTestStack({
     functions: ['sessions'],
     functionEnv: { SUPABASE_JWKS_URL: `http://127.0.0.1:${port}/auth/v1/.well-known/jwks.json` },
   });
-  admin = await openPostgres(stack.dbUrl, { max: 1 });
+  ({ stack, admin } = t);
   const [u] = await admin.query<{ id: string }>(`insert into auth.users (id, email) values (gen_random_uuid(), 'jwks@example.test') returning id`);
   userId = u!.id;
 });
 afterAll(async () => {
-  await admin?.close();
-  await stack?.stop();
+  await t?.stop();
   jwksServer?.close();
 });
 

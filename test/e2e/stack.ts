@@ -2,9 +2,14 @@
  * One local stack per e2e test file (in-memory database, free ports) plus helpers to make users,
  * agents and typed clients against it. Setup SQL goes through the stack's own Postgres port, so it
  * queues behind requests like any other client instead of slipping into one of their transactions.
+ *
+ * On the native lane the stack serves the test file's own database on the real server
+ * (`startStack({ databaseUrl })`, what `npm start -- --database-url` does): no socket, no session-lock
+ * proxy, every function on its own connection pool, so requests really run in parallel.
  */
 import { openPostgres, type Db } from '../../src/db/engine.ts';
-import { startStack, type Stack } from '../../src/stack/index.ts';
+import { startStack, type Stack, type StackOptions } from '../../src/stack/index.ts';
+import { onNative, openMigrated } from '../helpers/db.ts';
 import { signUserToken } from '../../src/stack/keys.ts';
 import { connectChat, type ChatClient } from '../../src/client/index.ts';
 
@@ -14,15 +19,19 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startTestStack(): Promise<TestStack> {
-  const stack = await startStack({
-    dataDir: null,
-    dbPort: 0,
-    apiPort: 0,
-    log: (l) => {
-      if (process.env.DEBUG) console.log(l);
-    },
-  });
+export async function startTestStack(opts: Pick<StackOptions, 'functions' | 'functionEnv'> = {}): Promise<TestStack> {
+  // Native lane: a database of its own on the server (dropped on stop). PGlite: the stack's in-memory one.
+  const own = onNative ? await openMigrated() : null;
+  const log = (l: string) => {
+    if (process.env.DEBUG) console.log(l);
+  };
+  let stack: Stack;
+  try {
+    stack = await startStack({ ...opts, ...(own ? { databaseUrl: own.url! } : { dataDir: null, dbPort: 0 }), apiPort: 0, log });
+  } catch (e) {
+    await own?.close();
+    throw e;
+  }
   const admin = await openPostgres(stack.dbUrl, { max: 1 });
   return {
     stack,
@@ -30,6 +39,7 @@ export async function startTestStack(): Promise<TestStack> {
     async stop() {
       await admin.close();
       await stack.stop();
+      await own?.close();
     },
   };
 }

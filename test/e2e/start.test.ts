@@ -1,15 +1,20 @@
 /**
  * `npm start` as a user runs it: the CLI prints the URLs and keys, psql-style clients reach the database,
  * the functions answer with the printed service_role key, and SIGTERM stops everything with exit code 0.
+ * On the native lane it is `npm start -- --database-url URL` on a fresh (empty) database of the server:
+ * the stack migrates and seeds it, and serves it without socket or proxy.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { expect, it } from 'vitest';
 import { projectRoot } from '../../src/db/runner.ts';
+import { onNative, openEmpty } from '../helpers/db.ts';
 
 it('starts, serves, prints its keys and stops cleanly on SIGTERM', async () => {
-  const child = spawn(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/start.ts', '--memory', '--db-port', '0', '--api-port', '0'], {
+  const server = onNative ? await openEmpty() : null;
+  const where = server ? ['--database-url', server.url!] : ['--memory', '--db-port', '0'];
+  const child = spawn(join(projectRoot, 'node_modules', '.bin', 'tsx'), ['scripts/start.ts', ...where, '--api-port', '0'], {
     cwd: projectRoot,
     env: { ...process.env, DEBUG: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -32,6 +37,12 @@ it('starts, serves, prints its keys and stops cleanly on SIGTERM', async () => {
     try {
       const [row] = await sql`select count(*)::int as n from supabase_migrations.schema_migrations`;
       expect(row!.n).toBeGreaterThanOrEqual(5);
+      if (server) {
+        // A database with no migrations yet is seeded like a new `npm start` data directory.
+        expect(out).toContain('applied supabase/seed.sql');
+        const [seeded] = await sql`select count(*)::int as n from public.agents`;
+        expect(seeded!.n).toBeGreaterThan(0);
+      }
     } finally {
       await sql.end({ timeout: 1 });
     }
@@ -43,4 +54,5 @@ it('starts, serves, prints its keys and stops cleanly on SIGTERM', async () => {
   }
   expect(await exited).toBe(0);
   expect(out).toContain('stopped.');
+  await server?.close();
 }, 200_000);

@@ -1,5 +1,79 @@
-import type { Db, Queryable } from '../../src/db/engine.ts';
-export { openMigrated } from '../../src/db/template.ts';
+/**
+ * The single place tests get a database. Two engines, same call:
+ *  - default (`npm test`): a fresh in-memory PGlite loaded from the migrated template tarball;
+ *  - native lane (`npm run test:native` sets AJC_TEST_SERVER_URL to a superuser URL): a real database
+ *    cloned from the migrated template on that server (`create database … template ajc_tpl_<key>`), one
+ *    per call, dropped — sessions and all — when the Db is closed.
+ * On the native lane `openSession(db)` opens more real sessions on the same database (race tests).
+ */
+import { openPostgres, type Db, type Queryable } from '../../src/db/engine.ts';
+import { openMigrated as openPGliteMigrated } from '../../src/db/template.ts';
+import { openEmbedded } from '../../src/db/engine.ts';
+import { createScratchDatabase, ensureServerTemplate } from '../../src/db/server-template.ts';
+import { serveSocket } from '../../src/db/socket.ts';
+
+/** Superuser URL of the server the native lane runs on; undefined on the PGlite lane. */
+export const testServerUrl: string | undefined = process.env.AJC_TEST_SERVER_URL || undefined;
+export const engine: 'pglite' | 'native' = testServerUrl ? 'native' : 'pglite';
+export const onNative = engine === 'native';
+
+/** Prefix of every database this test run creates (global teardown drops leftovers). */
+export const scratchPrefix = `ajc_t_${process.env.AJC_TEST_RUN_ID ?? 'local'}_`;
+let counter = 0;
+let template: Promise<string> | undefined;
+const extraSessions = new WeakMap<Db, Set<Db>>();
+
+async function openScratch(from: 'migrated' | 'empty'): Promise<Db> {
+  const server = testServerUrl!;
+  const source = from === 'empty' ? 'template0' : await (template ??= ensureServerTemplate(server));
+  const scratch = await createScratchDatabase(server, `${scratchPrefix}${process.pid}_${++counter}`, source);
+  const inner = await openPostgres(scratch.url, { max: 1 });
+  const extra = new Set<Db>();
+  const db: Db = {
+    ...inner,
+    async close() {
+      for (const s of extra) await s.close().catch(() => {});
+      await inner.close();
+      await scratch.drop();
+    },
+  };
+  extraSessions.set(db, extra);
+  return db;
+}
+
+/** A fresh database with the platform shim and every migration applied. One session (like PGlite). */
+export async function openMigrated(): Promise<Db> {
+  return testServerUrl ? openScratch('migrated') : openPGliteMigrated();
+}
+
+/** A fresh database with nothing applied (no shim, no migrations). On the native lane the API roles
+ * still exist — roles are cluster-wide — so the shim only adds the schemas and privileges. */
+export async function openEmpty(): Promise<Db> {
+  return testServerUrl ? openScratch('empty') : openEmbedded();
+}
+
+/**
+ * Another real session (its own connection pool, `max` connections, default 1) on the same database as
+ * `db`; closed with it. Native lane only: PGlite is one session, so there is nothing to open.
+ */
+export async function openSession(db: Db, opts: { max?: number } = {}): Promise<Db> {
+  const extra = extraSessions.get(db);
+  if (!db.url || !extra) {
+    throw new Error('openSession needs a database from openMigrated()/openEmpty() on the native lane (npm run test:native): PGlite is a single session.');
+  }
+  const s = await openPostgres(db.url, { max: opts.max ?? 1 });
+  extra.add(s);
+  return s;
+}
+
+/**
+ * A URL other processes (our CLIs, the Supabase CLI, Deno) connect to for `db`: on the native lane the
+ * server database itself, on PGlite a pglite-socket in front of it (one client at a time).
+ */
+export async function serveDb(db: Db): Promise<{ url: string; stop(): Promise<void> }> {
+  if (db.url) return { url: db.url, stop: async () => {} };
+  return serveSocket(db.pglite!);
+}
 
 /** Creates an auth user (as postgres, the way Supabase Auth would) and returns its id. */
 export async function createUser(db: Queryable, email?: string): Promise<string> {

@@ -1,12 +1,13 @@
 /**
  * Runs pgTAP test files (supabase/tests/database/*.test.sql, the layout `supabase test db` uses) inside
- * PGlite and reads their TAP output, so vitest fails with the failing assertion's own description.
+ * PGlite — or on the native lane's server — and reads their TAP output, so vitest fails with the failing assertion's own description.
  *
  * pgTAP lives in the `extensions` schema, as on Supabase (`create extension pgtap with schema extensions`),
  * so its ~1000 functions never show up in `public` (nor in the generated types); the session's search_path
  * is `"$user", public, extensions`, like Supabase's `postgres` role, so files call plan(), ok(), … unqualified.
  */
-import type { PGlite } from '@electric-sql/pglite';
+import { PGlite } from '@electric-sql/pglite';
+import type { Queryable } from '../../src/db/engine.ts';
 import { splitSql } from '../../src/db/sql-split.ts';
 
 export interface TapTest {
@@ -78,23 +79,37 @@ export function tapFailures(r: TapResult): string[] {
   return out;
 }
 
-/** Runs one file statement by statement, collecting every text value as TAP lines. */
-export async function runTapFile(pg: PGlite, sql: string): Promise<TapResult> {
+/** Runs one statement and returns the rows of each result it produced. */
+type StatementRunner = (stmt: string) => Promise<Record<string, unknown>[][]>;
+
+function statementRunner(target: PGlite | Queryable): StatementRunner {
+  if (target instanceof PGlite) {
+    return async (stmt) => (await target.exec(stmt)).map((r) => r.rows as Record<string, unknown>[]);
+  }
+  // A server session (postgres.js, one connection): each statement on its own, its rows back.
+  return async (stmt) => [await target.query<Record<string, unknown>>(stmt)];
+}
+
+/**
+ * Runs one file statement by statement, collecting every text value as TAP lines. The target is a PGlite
+ * instance or a one-session server Db (the native lane), so the same file runs on both engines.
+ */
+export async function runTapFile(target: PGlite | Queryable, sql: string): Promise<TapResult> {
   const lines: string[] = [];
   let error: string | undefined;
-  await pg.exec(pgtapSearchPath);
+  const run = statementRunner(target);
+  await run(pgtapSearchPath);
   for (const stmt of splitSql(sql)) {
     try {
-      const results = await pg.exec(stmt);
-      for (const res of results) {
-        for (const row of res.rows as Record<string, unknown>[]) {
+      for (const rows of await run(stmt)) {
+        for (const row of rows) {
           for (const v of Object.values(row)) if (typeof v === 'string') lines.push(...v.split('\n'));
         }
       }
     } catch (err) {
       const e = err as Error & { detail?: string; hint?: string };
       error = `${e.message}${e.detail ? ` (${e.detail})` : ''}${e.hint ? ` hint: ${e.hint}` : ''}\n  in: ${stmt.slice(0, 300)}`;
-      await pg.exec('rollback').catch(() => {});
+      await run('rollback').catch(() => {});
       break;
     }
   }

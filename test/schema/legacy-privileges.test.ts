@@ -1,17 +1,16 @@
 /**
- * 20250807000000_revoke_legacy_table_privileges: TRUNCATE (which bypasses RLS), REFERENCES, TRIGGER (and
+ * 20250810000000_revoke_legacy_table_privileges: TRUNCATE (which bypasses RLS), REFERENCES, TRIGGER (and
  * MAINTAIN where the server has it) are gone from anon and authenticated on the legacy tables, anon holds
  * nothing on them or their sequence, authenticated keeps its RLS-fenced DML. Its rollback restores the ACLs that
  * were there before byte for byte — including ACLs that differ from what the platform shim creates — or refuses.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Db, Queryable } from '../../src/db/engine.ts';
-import { openEmbedded } from '../../src/db/engine.ts';
 import { migrate, rollback } from '../../src/db/runner.ts';
-import { createUser, openMigrated, type Actor } from '../helpers/db.ts';
+import { createUser, openEmpty, openMigrated, type Actor } from '../helpers/db.ts';
 import { attempt } from './fixtures.ts';
 
-const VERSION = '20250807000000';
+const VERSION = '20250810000000';
 const TABLES = ['public.agents', 'public.chat_messages', 'public.chat_states'];
 
 /** Every ACL the migration may touch, as text: the tables, their sequence, and each of their columns. */
@@ -37,11 +36,11 @@ async function truncateAs(db: Db, role: 'anon' | 'authenticated', table: string)
   return r.ok ? 'truncated' : r.error.code;
 }
 
-let before: Db; // migrated up to the data migration: the ACLs production had before this file
+let before: Db; // migrated up to the file before this one: the ACLs production had before it
 let db: Db | undefined;
 beforeAll(async () => {
-  before = await openEmbedded();
-  await migrate(before, { target: '20250806000000' });
+  before = await openEmpty();
+  await migrate(before, { target: '20250809000000' });
 });
 afterAll(async () => {
   await before?.close();
@@ -98,7 +97,7 @@ describe('legacy table privileges', () => {
   });
 
   it('up → down → up: the rollback restores the original ACLs byte for byte, and up again the hardened ones', async () => {
-    // on the database migrated only up to the data migration (the tests above only read its ACLs)
+    // on the database migrated only up to the file before (the tests above only read its ACLs)
     const original = await acls(before);
     await migrate(before);
     const hardened = await acls(before);

@@ -93,7 +93,8 @@ describe('match_agent_memories', () => {
     const [rebuilt] = await as(db, service, (tx) => tx.query<{ lists: number; indexed_rows: number }>(`select * from public.rebuild_agent_memory_index()`));
     expect(rebuilt).toMatchObject({ lists: 2 });
     const [idx] = await db.query<{ def: string }>(`select pg_get_indexdef('public.agent_memories_embedding_idx'::regclass) as def`);
-    expect(idx!.def).toMatch(/ivfflat \(embedding extensions\.vector_cosine_ops\) WITH \(lists='?2'?\)/);
+    // pg_get_indexdef qualifies the opclass only when `extensions` is not on the search_path (it is on Supabase).
+    expect(idx!.def).toMatch(/ivfflat \(embedding (extensions\.)?vector_cosine_ops\) WITH \(lists='?2'?\)/);
     const rows = await match(userA(), angle(25), 6);
     expect(rows.map((r) => r.content).slice(0, 2)).toEqual(['deg30', 'deg10']);
     expect(rows.map((r) => r.content).slice(4)).toEqual(['deg60', 'deg90']);
@@ -105,10 +106,14 @@ describe('match_agent_memories', () => {
     expect(settings!.probes).toBe('1');
   });
 
-  it('raises AJC03 for another user\'s agent and AJC04 for bad arguments, with hints', async () => {
+  it('raises AJC03 for another user\'s agent, AJC13 for a query that cannot be normalised and AJC04 for bad arguments, with hints', async () => {
+    const tiny = `[${new Array(1536).fill('1e-40').join(',')}]`;
     const cases: [Actor, unknown[], string][] = [
       [{ role: 'authenticated', sub: B.uid }, [A.agentId, angle(0), 5, null, null], 'AJC03'],
-      [userA(), [A.agentId, vec(), 5, null, null], 'AJC04'],
+      [userA(), [A.agentId, vec(), 5, null, null], 'AJC13'],
+      // denormal in float4: pgvector's sum of squares underflows and every memory would score 1.0
+      [userA(), [A.agentId, tiny, 5, null, null], 'AJC13'],
+      [userA(), [A.agentId, null, 5, null, null], 'AJC04'],
       [userA(), [A.agentId, angle(0), 0, null, null], 'AJC04'],
       [userA(), [A.agentId, angle(0), 5, ['dreams'], null], 'AJC04'],
       [userA(), [A.agentId, angle(0), 5, null, 1.5], 'AJC04'],
@@ -119,6 +124,17 @@ describe('match_agent_memories', () => {
       );
       expect(err.code, JSON.stringify(params.slice(2))).toBe(code);
       expect(err.hint).toBeTruthy();
+    }
+    // the smallest storable norm (2^-63) still searches, with a similarity, never NaN/null
+    const small = await match(userA(), vec(2 ** -63), 1);
+    expect(small[0]!.similarity).toBeCloseTo(1, 5);
+    // storing: the same bound is a CHECK, so no stored embedding can score NaN
+    for (const bad of [vec(), tiny]) {
+      const err = await expectError(db, userA(), (tx) =>
+        tx.query(`insert into public.agent_memories (agent_id, memory_type, content, embedding) values ($1, 'semantic', 'x', $2::extensions.vector)`, [A.agentId, bad]),
+      );
+      expect(err.code).toBe('23514');
+      expect(err.message).toMatch(/agent_memories_embedding_normalisable_check/);
     }
     const anon = await expectError(db, { role: 'anon' }, (tx) =>
       tx.query(`select * from public.match_agent_memories($1, $2::extensions.vector)`, [A.agentId, angle(0)]),

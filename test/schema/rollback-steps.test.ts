@@ -6,9 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Queryable, Db } from '../../src/db/engine.ts';
-import { openEmbedded } from '../../src/db/engine.ts';
 import { appliedVersions, listMigrations, listRollbacks, migrate, rollback } from '../../src/db/runner.ts';
-import { openMigrated } from '../helpers/db.ts';
+import { openEmpty, openMigrated } from '../helpers/db.ts';
 
 const opened: Db[] = [];
 afterEach(async () => {
@@ -56,7 +55,7 @@ describe('per-file rollbacks', () => {
       const undone = await rollback(db);
       expect(undone.version).toBe(versions[i]);
       expect([...(await appliedVersions(db)).keys()]).toEqual(versions.slice(0, i));
-      const partial = await track(openEmbedded());
+      const partial = await track(openEmpty());
       await migrate(partial, { target: versions[i - 1]! });
       expect(await fingerprint(db)).toEqual(await fingerprint(partial));
     }

@@ -145,12 +145,12 @@ describe('schema v2 rollback', () => {
     expect(ext!.n).toBe(1); // kept on purpose (see the rollback's header)
 
     // the legacy privileges migration is not part of v2: it stays applied, and the legacy tables stay hardened
-    expect(await versions(db)).toEqual(['20250801000000', '20250807000000']);
+    expect(await versions(db)).toEqual(['20250801000000', '20250810000000']);
     const [hardened] = await db.query<{ t: boolean }>(`select has_table_privilege('anon', 'public.chat_messages', 'truncate') as t`);
     expect(hardened!.t).toBe(false);
 
     const up = await migrate(db);
-    expect(up.applied.map((f) => f.version)).toEqual(all.filter((v) => v > '20250801000000' && v !== '20250807000000'));
+    expect(up.applied.map((f) => f.version)).toEqual(all.filter((v) => v > '20250801000000' && v !== '20250810000000'));
     expect(await legacyFingerprint(db)).toEqual(legacy0);
     for (const t of V2_TABLES) {
       const [r] = await db.query<{ n: number }>(`select count(*)::int as n from public.${t}`);

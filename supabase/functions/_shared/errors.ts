@@ -6,7 +6,12 @@ export interface Mapped {
   status: number;
   code: string;
   message: string;
+  headers?: Record<string, string>;
 }
+
+/** 503s are temporary: `Retry-After` tells the client when to come back. */
+export const RETRY_AFTER_SECONDS = 2;
+const retryLater = { 'Retry-After': String(RETRY_AFTER_SECONDS) };
 
 /** SQLSTATEs raised by our own SQL API for a stale optimistic-concurrency check. */
 export const STALE_VERSION_CODES = new Set(['40001']);
@@ -25,6 +30,7 @@ const API_CODES: Record<string, { status: number; code: string }> = {
   AJC07: { status: 404, code: 'not_found' },
   AJC08: { status: 422, code: 'invalid_value' },
   AJC09: { status: 422, code: 'invalid_reference' },
+  AJC13: { status: 422, code: 'invalid_embedding' },
 };
 
 interface PgLike {
@@ -72,9 +78,18 @@ export function mapDbError(err: unknown): Mapped | null {
     return { status: 422, code: 'invalid_value', message: withHint(e) };
   }
   if (code.startsWith('54')) return { status: 413, code: 'too_large', message: withHint(e) };
-  if (code === '57014') return { status: 503, code: 'timeout', message: 'The database took too long; try again.' };
+  if (code === '55000') {
+    // object_not_in_prerequisite_state: e.g. a write that would reach a legacy table while the chat
+    // schema mode is v2_only (deleting an agent cascades to legacy rows). The message and hint say why.
+    return { status: 409, code: 'conflict', message: withHint(e) };
+  }
+  if (code === '57014' || code === '55P03') {
+    // statement_timeout / lock_timeout, set per transaction from the request's deadline (db.ts); the
+    // transaction is rolled back.
+    return { status: 503, code: 'database_busy', message: 'The database is busy (the request ran out of time waiting for it); nothing was changed. Retry in a moment.', headers: retryLater };
+  }
   if (['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED'].includes(code)) {
-    return { status: 503, code: 'database_unavailable', message: 'The database is not reachable right now; try again.' };
+    return { status: 503, code: 'database_unavailable', message: 'The database is not reachable right now; try again.', headers: retryLater };
   }
   return null;
 }

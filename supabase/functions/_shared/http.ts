@@ -6,6 +6,7 @@
  */
 import { ZodError } from 'zod';
 import { mapDbError } from './errors.ts';
+import { parseJsonBody } from './json.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -14,6 +15,8 @@ export const corsHeaders: Record<string, string> = {
   'Access-Control-Allow-Headers': 'authorization, x-client-info, apikey, content-type, x-region',
   'Access-Control-Allow-Methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
   'Access-Control-Max-Age': '86400',
+  // Browsers hide response headers from scripts unless listed: a 503's Retry-After must be readable.
+  'Access-Control-Expose-Headers': 'Retry-After',
 };
 
 /** An error with its HTTP status and a stable machine-readable code. */
@@ -51,9 +54,24 @@ export function describeZod(e: ZodError): string {
     .join('; ');
 }
 
+/** How long a client may take to send its body (`BODY_TIMEOUT_MS`, default 10 s); past it: 408. */
+export const BODY_TIMEOUT_MS = positiveMs('BODY_TIMEOUT_MS', 10_000);
+
+export function positiveMs(name: string, fallback: number): number {
+  const raw = Deno.env.get(name);
+  const n = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number of milliseconds, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const bodyTimeout = () =>
+  new HttpError(408, 'body_timeout', `The request body did not arrive within ${BODY_TIMEOUT_MS} ms; send it again (all at once).`);
+
 /**
- * Reads the body as JSON with the 1 MB cap enforced twice: on Content-Length up front and on the bytes
- * actually received (a chunked or lying client cannot get past it).
+ * Reads the body as JSON with the 1 MB cap enforced twice — on Content-Length up front and on the bytes
+ * actually received (a chunked or lying client cannot get past it) — and a deadline: a body that is slow
+ * or never finishes is cut off with 408 instead of holding the request open. Parsing refuses what cannot
+ * be stored exactly (json.ts).
  */
 export async function readJson(req: Request, opts: { optional?: boolean } = {}): Promise<unknown> {
   const declared = req.headers.get('content-length');
@@ -67,15 +85,32 @@ export async function readJson(req: Request, opts: { optional?: boolean } = {}):
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw new HttpError(413, 'payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(bodyTimeout()), BODY_TIMEOUT_MS);
+  });
+  expired.catch(() => {});
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await Promise.race([reader.read(), expired]);
+      } catch (e) {
+        if (e instanceof HttpError) throw e;
+        throw badRequest('invalid_body', 'The request body could not be read to the end (the connection broke mid-upload); send it again.');
+      }
+      if (chunk.done) break;
+      size += chunk.value.byteLength;
+      if (size > MAX_BODY_BYTES) {
+        throw new HttpError(413, 'payload_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`);
+      }
+      chunks.push(chunk.value);
     }
-    chunks.push(value);
+  } catch (e) {
+    reader.cancel().catch(() => {});
+    throw e;
+  } finally {
+    clearTimeout(timer);
   }
   const bytes = new Uint8Array(size);
   let at = 0;
@@ -93,33 +128,7 @@ export async function readJson(req: Request, opts: { optional?: boolean } = {}):
     if (opts.optional) return {};
     throw badRequest('invalid_json', 'This endpoint needs a JSON body.');
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw badRequest('invalid_json', 'The body is not valid JSON.');
-  }
-  if (depthExceeds(value, MAX_JSON_DEPTH)) {
-    throw new HttpError(422, 'too_deep', `JSON nested deeper than ${MAX_JSON_DEPTH} levels is not accepted.`);
-  }
-  return value;
-}
-
-/** Deeper documents than this are refused: serializing them again (JSON.stringify, jsonb) recurses. */
-export const MAX_JSON_DEPTH = 64;
-
-/** Iterative, so a hostile body cannot blow the stack while we measure it. */
-function depthExceeds(root: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[root, 1]];
-  while (stack.length) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (d > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
-      if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
-    }
-  }
-  return false;
+  return parseJsonBody(text);
 }
 
 export interface RouteContext {
@@ -194,7 +203,7 @@ export function toResponse(e: unknown): Response {
   if (e instanceof HttpError) return errorResponse(e.status, e.code, e.message, e.headers);
   if (e instanceof ZodError) return errorResponse(422, 'validation_failed', describeZod(e));
   const mapped = mapDbError(e);
-  if (mapped) return errorResponse(mapped.status, mapped.code, mapped.message);
+  if (mapped) return errorResponse(mapped.status, mapped.code, mapped.message, mapped.headers);
   console.error(e);
   return errorResponse(500, 'internal_error', 'The function failed unexpectedly; the error is in its log.');
 }

@@ -7,10 +7,33 @@ import { badRequest, describeZod } from './http.ts';
 /** Any 8-4-4-4-12 hex id (Postgres accepts every such uuid, not only RFC v4). */
 export const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a uuid');
 
-export const jsonObject = z.record(z.string(), z.unknown());
+/**
+ * A JSON object, passed on by reference: zod's `record` copies objects key by key, and an assignment to
+ * `__proto__` sets the prototype instead of a key — the key would vanish. jsonb stores it like any other.
+ */
+export const jsonObject = z.custom<Record<string, unknown>>(
+  (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
+  'must be a JSON object',
+);
 
-/** ISO-8601 timestamp with a zone; Postgres does the final parse. */
-export const timestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$/, 'must be an ISO-8601 timestamp with a time zone');
+const TS_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-](\d{2})(?::?(\d{2}))?)$/;
+
+/** True when the text names a real instant: month 1..12, a day that month has, 00:00..23:59:59, offset ≤ 15:59. */
+export function isRealTimestamp(text: string): boolean {
+  const m = TS_RE.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second, offH, offM] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
+  if (year! < 1 || month! < 1 || month! > 12 || day! < 1) return false;
+  const leap = year! % 4 === 0 && (year! % 100 !== 0 || year! % 400 === 0);
+  if (day! > [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month! - 1]!) return false;
+  return hour! <= 23 && minute! <= 59 && second! <= 59 && offH! <= 15 && offM! <= 59;
+}
+
+/** ISO-8601 timestamp with a zone that names a real date and time. */
+export const timestamp = z
+  .string()
+  .regex(TS_RE, 'must be an ISO-8601 timestamp with a time zone, e.g. 2030-01-31T12:00:00Z')
+  .refine(isRealTimestamp, 'is not a real date and time (month 1-12, a day that month has, hours 0-23, offset at most 15:59)');
 
 export function pathId(params: Record<string, string>, key = 'id'): string {
   const v = params[key] ?? '';
@@ -92,6 +115,8 @@ export function decodeCursor(s: string): Cursor {
   if (!Array.isArray(parsed) || parsed.length !== 2) throw badCursor();
   const [at, id] = parsed;
   if (typeof at !== 'string' || !/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2})?|Z)$/.test(at)) throw badCursor();
+  // A well-formed but impossible instant (month 13, 31 June…) would reach Postgres as a 22008.
+  if (!isRealTimestamp(at)) throw badCursor();
   if (typeof id !== 'string' || !uuid.safeParse(id).success) throw badCursor();
   return { at, id };
 }

@@ -95,8 +95,9 @@ async function getState(url: URL, caller: Caller): Promise<Response> {
       );
       st = r?.state;
     }
-    if (!st) throw notFound('State');
-    return json(200, { state: st });
+    // An agent (and session) you own with nothing saved yet is a stream at version 0, not an error:
+    // `state: null`, so a client can get-or-create (save with expected_version 0).
+    return json(200, { state: st ?? null });
   });
 }
 
@@ -162,6 +163,8 @@ async function listCheckpoints(url: URL, caller: Caller): Promise<Response> {
   const q = parseQuery(url, checkpointsQuery);
   return await asCaller(caller, async (tx) => {
     await visibleAgent(tx, caller, q.agent_id);
+    // Another user's session answers 404 here as on every other endpoint, not an empty list.
+    if (q.session_id) await visibleSession(tx, q.session_id);
     const rows = await tx`
       select to_jsonb(c) as checkpoint from public.state_checkpoints c
        where c.agent_id = ${q.agent_id} and (${q.session_id ?? null}::uuid is null or c.session_id = ${q.session_id ?? null}::uuid)

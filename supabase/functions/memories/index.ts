@@ -5,14 +5,38 @@
 import { z } from 'zod';
 import { authenticate, requireUserOrService, type Caller } from '../_shared/auth.ts';
 import { asCaller } from '../_shared/db.ts';
-import { handler, json, readJson } from '../_shared/http.ts';
+import { handler, json, notFound, readJson } from '../_shared/http.ts';
 import { visibleAgent } from '../_shared/owner.ts';
 import { memoryJson } from '../_shared/rows.ts';
 import { jsonObject, timestamp, uuid } from '../_shared/validate.ts';
 
 const EMBEDDING_DIMENSIONS = 1536;
+/**
+ * The smallest norm a stored or query embedding may have: 2^-63, i.e. its squared norm is at least the
+ * smallest normal float4 (2^-126). pgvector keeps float4 and sums squares in float4 for cosine distance;
+ * below this the sum underflows to 0 or to a denormal, and a zero vector scores NaN (`"similarity": null`)
+ * while 1536 × 1e-40 scores any memory 1.0. The same bound is the CHECK on agent_memories.embedding and
+ * the AJC13 test in match_agent_memories.
+ */
+const MIN_EMBEDDING_NORM = 2 ** -63;
+
+/** The norm pgvector's vector_norm computes: float4 elements, summed in double. */
+function float4Norm(v: number[]): number {
+  let sum = 0;
+  for (const x of v) {
+    const f = Math.fround(x);
+    sum += f * f;
+  }
+  return Math.sqrt(sum);
+}
+
 const memoryType = z.enum(['episodic', 'semantic', 'procedural', 'working']);
-const embedding = z.array(z.number().finite().min(-1e6).max(1e6)).length(EMBEDDING_DIMENSIONS);
+const embedding = z
+  .array(z.number().finite().min(-1e6).max(1e6))
+  .length(EMBEDDING_DIMENSIONS)
+  .refine((v) => float4Norm(v) >= MIN_EMBEDDING_NORM, {
+    message: `cannot be normalised: its length (norm) is zero or below 2^-63 once stored as float4, so cosine similarity is undefined; send the model's embedding, not a zero or near-zero vector`,
+  });
 
 const storeBody = z
   .object({
@@ -46,6 +70,11 @@ async function store(req: Request, caller: Caller): Promise<Response> {
   const b = storeBody.parse(await readJson(req));
   return await asCaller(caller, async (tx) => {
     const agent = await visibleAgent(tx, caller, b.agent_id);
+    // A referenced row the caller cannot see answers 404 like every other one (RLS would say 42501).
+    if (b.source_message_id) {
+      const [m] = await tx`select id from public.chat_messages_v2 where id = ${b.source_message_id}`;
+      if (!m) throw notFound('Source message');
+    }
     const [row] = await tx.unsafe(
       `insert into public.agent_memories as am
          (agent_id, user_id, memory_type, content, embedding, embedding_model, importance, decay_rate,

@@ -10,8 +10,13 @@ import { messageJson } from '../_shared/rows.ts';
 import { decodeCursor, encodeCursor, jsonObject, limitParam, parseQuery, pathId, uuid } from '../_shared/validate.ts';
 
 const textContent = z.object({ type: z.literal('text'), text: z.string() }).strict();
+/** A part: an object with a string `type`, kept by reference (every other key, `__proto__` too, is stored as sent). */
+const part = z.custom<{ type: string } & Record<string, unknown>>(
+  (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { type?: unknown }).type === 'string',
+  'must be an object with a string `type`',
+);
 const partsContent = z
-  .object({ type: z.literal('parts'), parts: z.array(z.object({ type: z.string() }).passthrough()).min(1).max(1000) })
+  .object({ type: z.literal('parts'), parts: z.array(part).min(1).max(1000) })
   .strict();
 const content = z.union([z.string(), textContent, partsContent]);
 

@@ -100,7 +100,7 @@ select lives_ok(
   'user A can update their own message'
 );
 
--- As anon: nothing (no policy, and since 20250807000000 no privilege either: 01_legacy_privileges.test.sql).
+-- As anon: nothing (no policy, and since 20250810000000 no privilege either: 01_legacy_privileges.test.sql).
 reset role;
 set local role anon;
 select set_config('request.jwt.claims', '{"role": "anon"}', true);

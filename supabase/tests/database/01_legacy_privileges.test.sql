@@ -1,4 +1,4 @@
--- pgTAP: privileges on the legacy tables after 20250807000000_revoke_legacy_table_privileges.sql.
+-- pgTAP: privileges on the legacy tables after 20250810000000_revoke_legacy_table_privileges.sql.
 -- TRUNCATE bypasses row level security, so the API roles must not hold it: before that migration
 -- `set role anon; truncate public.chat_messages` emptied the table. anon holds nothing on the legacy tables and
 -- their sequence; authenticated keeps exactly the DML its owner-only policies fence.

@@ -41,7 +41,7 @@ select col_type_is('public', 'chat_messages_v2', 'legacy_id', 'bigint', 'legacy_
 select col_is_unique('public', 'chat_messages_v2', array['legacy_id'], 'legacy_id is unique');
 select col_is_unique('public', 'chat_messages_v2', array['conversation_id', 'client_message_id'],
   'client_message_id is unique per conversation');
-select col_type_is('public', 'agent_memories', 'embedding', 'extensions.vector(1536)', 'embedding is vector(1536)');
+select col_type_is('public', 'agent_memories', 'embedding', 'extensions', 'vector(1536)', 'embedding is vector(1536)');
 select col_type_is('public', 'agent_states', 'state_hash', 'text', 'state_hash is text');
 select col_hasnt_default('public', 'agent_states', 'version', 'version has no default: the trigger fills it');
 select col_hasnt_default('public', 'agent_states', 'is_current', 'is_current has no default: the trigger fills it');

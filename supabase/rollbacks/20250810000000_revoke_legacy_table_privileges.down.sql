@@ -1,4 +1,4 @@
--- Rollback of 20250807000000_revoke_legacy_table_privileges: gives the legacy tables (agents, chat_messages,
+-- Rollback of 20250810000000_revoke_legacy_table_privileges: gives the legacy tables (agents, chat_messages,
 -- chat_states), the sequences they own and their columns back exactly the ACLs they had before it — as saved
 -- by the migration in chat_legacy_acl.saved_acls, which may differ from what the platform shim creates — and
 -- drops schema chat_legacy_acl. Data is never touched; catalog rows only, no table lock.
@@ -19,9 +19,9 @@ begin
     return;
   end if;
   execute 'select array_agg(m.version order by m.version) from supabase_migrations.schema_migrations m
-            where m.version > ''20250807000000''' into v_newer;
+            where m.version > ''20250810000000''' into v_newer;
   if v_newer is not null then
-    raise exception 'migrations newer than 20250807000000 are still applied: %', array_to_string(v_newer, ', ')
+    raise exception 'migrations newer than 20250810000000 are still applied: %', array_to_string(v_newer, ', ')
       using errcode = 'AJC10',
             hint = 'Roll those back first, newest first: npm run db:rollback (repeat), or --version <version>.';
   end if;
@@ -40,7 +40,7 @@ declare
   v_owner oid;
 begin
   if to_regclass('chat_legacy_acl.saved_acls') is null then
-    raise exception 'chat_legacy_acl.saved_acls is missing: the ACLs from before 20250807000000 are unknown'
+    raise exception 'chat_legacy_acl.saved_acls is missing: the ACLs from before 20250810000000 are unknown'
       using errcode = '55000',
             hint = 'Nothing was restored. Grant the privileges back by hand (anon and authenticated on public.agents, '
                    'chat_messages, chat_states and chat_messages_id_seq), then delete the version row.';
@@ -138,7 +138,7 @@ drop schema chat_legacy_acl cascade;
 do $$
 begin
   if to_regclass('supabase_migrations.schema_migrations') is not null then
-    execute 'delete from supabase_migrations.schema_migrations where version = ''20250807000000''';
+    execute 'delete from supabase_migrations.schema_migrations where version = ''20250810000000''';
   end if;
 end
 $$;

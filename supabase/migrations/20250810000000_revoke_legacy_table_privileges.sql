@@ -14,7 +14,7 @@
 -- Locks   : GRANT / REVOKE rewrite catalog rows only (pg_class, pg_attribute): no lock on the tables' data, no
 --           rewrite; instant at any size. Applies wherever the tables live (public, or chat_archive after a
 --           finalize): they are found by name and remembered by oid.
--- Rollback: supabase/rollbacks/20250807000000_revoke_legacy_table_privileges.down.sql — puts every saved ACL
+-- Rollback: supabase/rollbacks/20250810000000_revoke_legacy_table_privileges.down.sql — puts every saved ACL
 --           back item by item (same grantees, privileges, grant options, grantors and order) and drops schema
 --           chat_legacy_acl; it refuses, with the saved ACL in the message, if it cannot reproduce one exactly.
 
@@ -37,7 +37,7 @@ create table chat_legacy_acl.saved_acls (
   primary key (relid, attnum)
 );
 comment on table chat_legacy_acl.saved_acls is
-  'ACLs of the legacy tables, sequences and columns before 20250807000000; read by its rollback.';
+  'ACLs of the legacy tables, sequences and columns before 20250810000000; read by its rollback.';
 alter table chat_legacy_acl.saved_acls enable row level security;
 revoke all on table chat_legacy_acl.saved_acls from public, anon, authenticated, service_role;
 
