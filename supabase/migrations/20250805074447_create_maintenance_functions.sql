@@ -422,57 +422,58 @@ as $$
     join public.agent_states st on st.id = c.state_id
     where st.agent_id <> c.agent_id
   ),
-  results (check_name, problem_count, sample_ids) as (
-    select 'message_user_matches_session', (select count(*) from message_user),
+  results (ord, check_name, problem_count, sample_ids) as (
+    select 1, 'message_user_matches_session', (select count(*) from message_user),
            (select array(select id from message_user order by id limit 5))
     union all
-    select 'message_agent_owned_by_user', (select count(*) from message_agent),
+    select 2, 'message_agent_owned_by_user', (select count(*) from message_agent),
            (select array(select id from message_agent order by id limit 5))
     union all
-    select 'session_agent_owned_by_user', (select count(*) from session_agent),
+    select 3, 'session_agent_owned_by_user', (select count(*) from session_agent),
            (select array(select id from session_agent order by id limit 5))
     union all
-    select 'memory_agent_owned_by_user', (select count(*) from memory_agent),
+    select 4, 'memory_agent_owned_by_user', (select count(*) from memory_agent),
            (select array(select id from memory_agent order by id limit 5))
     union all
-    select 'memory_source_owned_by_agent_owner', (select count(*) from memory_source),
+    select 5, 'memory_source_owned_by_agent_owner', (select count(*) from memory_source),
            (select array(select id from memory_source order by id limit 5))
     union all
-    select 'state_agent_owned_by_user', (select count(*) from state_agent),
+    select 6, 'state_agent_owned_by_user', (select count(*) from state_agent),
            (select array(select id from state_agent order by id limit 5))
     union all
-    select 'state_session_owned_by_agent_owner', (select count(*) from state_session),
+    select 7, 'state_session_owned_by_agent_owner', (select count(*) from state_session),
            (select array(select id from state_session order by id limit 5))
     union all
-    select 'snapshot_owned_by_agent_owner', (select count(*) from snapshot_owner),
+    select 8, 'snapshot_owned_by_agent_owner', (select count(*) from snapshot_owner),
            (select array(select id from snapshot_owner order by id limit 5))
     union all
-    select 'checkpoint_owned_by_agent_owner', (select count(*) from checkpoint_owner),
+    select 9, 'checkpoint_owned_by_agent_owner', (select count(*) from checkpoint_owner),
            (select array(select id from checkpoint_owner order by id limit 5))
     union all
-    select 'session_metrics_match', (select count(*) from metrics), (select array(select id from metrics order by id limit 5))
+    select 10, 'session_metrics_match', (select count(*) from metrics), (select array(select id from metrics order by id limit 5))
     union all
-    select 'agent_state_single_current', (select count(*) from streams where currents <> 1),
+    select 11, 'agent_state_single_current', (select count(*) from streams where currents <> 1),
            (select array(select sample from streams where currents <> 1 order by sample limit 5))
     union all
-    select 'agent_state_hash_matches', (select count(*) from hashes), (select array(select id from hashes order by id limit 5))
+    select 12, 'agent_state_hash_matches', (select count(*) from hashes), (select array(select id from hashes order by id limit 5))
     union all
-    select 'agent_state_versions_contiguous', (select count(*) from streams where max_version <> versions),
+    select 13, 'agent_state_versions_contiguous', (select count(*) from streams where max_version <> versions),
            (select array(select sample from streams where max_version <> versions order by sample limit 5))
     union all
-    select 'memory_related_ids_exist', (select count(*) from related), (select array(select id from related order by id limit 5))
+    select 14, 'memory_related_ids_exist', (select count(*) from related), (select array(select id from related order by id limit 5))
     union all
-    select 'snapshot_message_ids_exist', (select count(*) from snapshot_messages),
+    select 15, 'snapshot_message_ids_exist', (select count(*) from snapshot_messages),
            (select array(select id from snapshot_messages order by id limit 5))
     union all
-    select 'snapshot_memory_ids_exist', (select count(*) from snapshot_memories),
+    select 16, 'snapshot_memory_ids_exist', (select count(*) from snapshot_memories),
            (select array(select id from snapshot_memories order by id limit 5))
     union all
-    select 'checkpoint_agent_matches_state', (select count(*) from checkpoint_agent),
+    select 17, 'checkpoint_agent_matches_state', (select count(*) from checkpoint_agent),
            (select array(select id from checkpoint_agent order by id limit 5))
   )
   select r.check_name, r.problem_count = 0, r.problem_count, r.sample_ids
   from results r
+  order by r.ord  -- the documented order, also when the planner runs the branches as a parallel append
 $$;
 
 revoke execute on function public.check_chat_schema_integrity() from public, anon, authenticated;

@@ -1784,50 +1784,51 @@ begin
            left join public.conversation_sessions s on s.id = x.session_id
           where x.user_id <> a.owner_id or s.user_id <> a.owner_id) as broken
   ),
-  checks (check_name, legacy_count, v2_count, mismatches, ok) as (
-  select 'legacy_rows_accounted'::text, count(*), count(*) filter (where j.quarantined or j.v2_id is not null),
+  checks (ord, check_name, legacy_count, v2_count, mismatches, ok) as (
+  select 1, 'legacy_rows_accounted'::text, count(*), count(*) filter (where j.quarantined or j.v2_id is not null),
          count(*) filter (where not j.quarantined and j.v2_id is null), null::boolean
     from judged j
   union all
-  select 'messages', count(*) filter (where j.compared), count(*) filter (where j.compared and j.live),
+  select 2, 'messages', count(*) filter (where j.compared), count(*) filter (where j.compared and j.live),
          count(*) filter (where j.compared and not j.live), null
     from judged j
   union all
-  select 'message_content', count(*) filter (where j.compared and j.live),
+  select 3, 'message_content', count(*) filter (where j.compared and j.live),
          count(*) filter (where j.compared and j.same_row),
          count(*) filter (where j.compared and j.live and not j.same_row), null
     from judged j
   union all
-  select 'conversation_checksums', count(*), count(*) filter (where c.l_sum = c.v_sum),
+  select 4, 'conversation_checksums', count(*), count(*) filter (where c.l_sum = c.v_sum),
          count(*) filter (where c.l_sum <> c.v_sum), null
     from conv c
   union all
-  select 'attachments', coalesce(sum(jsonb_array_length(j.l_att)) filter (where j.compared), 0)::bigint,
+  select 5, 'attachments', coalesce(sum(jsonb_array_length(j.l_att)) filter (where j.compared), 0)::bigint,
          coalesce(sum(jsonb_array_length(j.v_att)) filter (where j.compared), 0)::bigint,
          count(*) filter (where j.compared and j.live and j.l_att <> j.v_att), null
     from judged j
   union all
-  select 'tool_calls', coalesce(sum(jsonb_array_length(j.l_tc)) filter (where j.compared), 0)::bigint,
+  select 6, 'tool_calls', coalesce(sum(jsonb_array_length(j.l_tc)) filter (where j.compared), 0)::bigint,
          coalesce(sum(jsonb_array_length(j.v_tc)) filter (where j.compared), 0)::bigint,
          count(*) filter (where j.compared and j.live and j.l_tc <> j.v_tc), null
     from judged j
   union all
-  select 'sessions', s.legacy_n, s.v2_n, s.bad, null from sessions s
+  select 7, 'sessions', s.legacy_n, s.v2_n, s.bad, null from sessions s
   union all
-  select 'orphans', 0::bigint, o.n, o.n, null from orphans o
+  select 8, 'orphans', 0::bigint, o.n, o.n, null from orphans o
   union all
-  select 'quarantine', count(*) filter (where j.quarantined), count(*) filter (where j.quarantined and j.live),
+  select 9, 'quarantine', count(*) filter (where j.quarantined), count(*) filter (where j.quarantined and j.live),
          0::bigint, true
     from judged j
   union all
-  select 'chat_states', st.legacy_n, st.v2_n, st.missing, null from states st
+  select 10, 'chat_states', st.legacy_n, st.v2_n, st.missing, null from states st
   union all
-  select 'v2_rows_without_legacy', 0::bigint, u.n, case when cur_mode = 'dual_write' then u.n else 0 end, null
+  select 11, 'v2_rows_without_legacy', 0::bigint, u.n, case when cur_mode = 'dual_write' then u.n else 0 end, null
     from unlinked u
   union all
-  select 'tenancy', t.held, t.broken, t.broken, null from tenancy t
+  select 12, 'tenancy', t.held, t.broken, t.broken, null from tenancy t
   )
-  select c.check_name, c.legacy_count, c.v2_count, c.mismatches, coalesce(c.ok, c.mismatches = 0) from checks c;
+  select c.check_name, c.legacy_count, c.v2_count, c.mismatches, coalesce(c.ok, c.mismatches = 0) from checks c
+   order by c.ord;  -- the documented order, also when the planner runs the branches as a parallel append
 end
 $$;
 
