@@ -7,8 +7,9 @@
  *
  * PGlite (PostgreSQL 18) plans in parallel with these settings but does not raise that error even for the old
  * labels, so on PGlite this file guards the answers and test/schema/function-labels.test.ts guards the labels.
- * On PostgreSQL 15.18 the old labels raise it (checked by hand: legacy_tool_calls_norm, which verify calls, in a
- * forced parallel scan); the native lane runs this file there.
+ * On the native lane (PostgreSQL 15) this file fails with exactly that error when the old labels are put back
+ * (checked), and it found there that the checks of verify and of the integrity function came back in another
+ * order under a parallel append (both now order their rows).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db, Queryable } from '../../src/db/engine.ts';
