@@ -289,7 +289,7 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
 export interface DryRunResult {
   /** Legacy rows not yet migrated or quarantined (from the status), or the planner estimate. */
   remaining: number | null;
-  /** Rows in the remaining keyset range that the mapping rules send to quarantine, by reason. */
+  /** Rows in the remaining keyset range that the migration's rules send to quarantine, by reason. */
   wouldQuarantine: Record<string, number>;
   wouldMigrate: number;
   /** One real batch run inside a transaction that was rolled back. */
@@ -300,17 +300,31 @@ export interface DryRunResult {
 class Rollback extends Error {}
 
 /**
- * Classifies the legacy rows that are neither migrated nor in open quarantine with the SQL's own rule
- * (chat_migration.message_problem, the mapping rules) — read-only; array positions are folded so reasons group.
+ * Classifies the legacy rows that are neither migrated nor in open quarantine with the SQL's own rules — tenancy
+ * first (chat_migration.conversation_owner, once per conversation; agent owner), then the row's shape
+ * (chat_migration.message_problem) — read-only; array positions are folded so reasons group.
  */
 const classifySql = `
-select coalesce(regexp_replace(chat_migration.message_problem(m.role, m.metadata, m.attachments, m.tool_calls,
-                                 m.partial_tool_calls), '\\[[0-9]+\\]', '[i]', 'g'), 'ok') as outcome,
+with todo as materialized (
+  select m.* from public.chat_messages m
+   where not exists (select 1 from public.chat_messages_v2 v where v.legacy_id = m.id)
+     and not exists (select 1 from chat_migration.quarantine q
+                      where q.source_table = 'chat_messages' and q.source_id = m.id::text and q.resolved_at is null)
+),
+owners as materialized (
+  select c.conversation_id, chat_migration.conversation_owner(c.conversation_id) as owner_id
+    from (select distinct t.conversation_id from todo t) as c
+)
+select coalesce(
+         case when m.user_id is distinct from o.owner_id then 'conversation_owned_by_other_user'
+              when m.agent_id is not null and a.owner_id is distinct from m.user_id then 'agent_owned_by_other_user' end,
+         regexp_replace(chat_migration.message_problem(m.role, m.metadata, m.attachments, m.tool_calls,
+                          m.partial_tool_calls), '\\[[0-9]+\\]', '[i]', 'g'),
+         'ok') as outcome,
        count(*)::bigint as n
-  from public.chat_messages m
- where not exists (select 1 from public.chat_messages_v2 v where v.legacy_id = m.id)
-   and not exists (select 1 from chat_migration.quarantine q
-                    where q.source_table = 'chat_messages' and q.source_id = m.id::text and q.resolved_at is null)
+  from todo m
+  join owners o on o.conversation_id = m.conversation_id
+  left join public.agents a on a.id = m.agent_id
  group by 1 order by 2 desc`;
 
 export async function dryRun(db: Db, opts: { batchSize?: number } = {}): Promise<DryRunResult> {

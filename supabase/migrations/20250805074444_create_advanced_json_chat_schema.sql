@@ -1,6 +1,6 @@
 -- Schema v2 (advanced JSON chat): sessions, structured messages, vector memories, versioned agent state.
 --
--- Purpose : the target schema of SPEC §5 — every table, its constraints, indexes and row level security.
+-- Purpose : the target schema (docs/schema.md) — every table, its constraints, indexes and row level security.
 --           Triggers live in 20250805074445, the state/memory API in 20250805074446 and maintenance /
 --           health functions in 20250805074447, so each file is about one thing; together they are "v2".
 -- Objects : extension vector (schema extensions, if absent); function public.is_valid_message_content;
@@ -630,6 +630,9 @@ create policy "Agent owners can update their agents' memories" on public.agent_m
   with check (
     agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid()))
     and (user_id is null or user_id = (select auth.uid()))
+    -- as on insert: an update must not point a memory at another user's message
+    and (source_message_id is null
+         or source_message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())))
   );
 create policy "Agent owners can delete their agents' memories" on public.agent_memories
   for delete to authenticated
@@ -680,11 +683,14 @@ create policy "Agent owners can delete their agents' snapshots" on public.contex
 create policy "Agent owners can read their agents' checkpoints" on public.state_checkpoints
   for select to authenticated
   using (agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid())));
+-- session_id, like a state's, must be a session the user owns (the trigger defaults it to the state's session).
 create policy "Agent owners can create checkpoints for their agents" on public.state_checkpoints
   for insert to authenticated
   with check (
     agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid()))
     and (user_id is null or user_id = (select auth.uid()))
+    and (session_id is null
+         or session_id in (select s.id from public.conversation_sessions s where s.user_id = (select auth.uid())))
   );
 create policy "Agent owners can update their agents' checkpoints" on public.state_checkpoints
   for update to authenticated
@@ -692,6 +698,8 @@ create policy "Agent owners can update their agents' checkpoints" on public.stat
   with check (
     agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid()))
     and (user_id is null or user_id = (select auth.uid()))
+    and (session_id is null
+         or session_id in (select s.id from public.conversation_sessions s where s.user_id = (select auth.uid())))
   );
 create policy "Agent owners can delete their agents' checkpoints" on public.state_checkpoints
   for delete to authenticated

@@ -285,16 +285,26 @@ grant execute on function public.chat_schema_index_usage() to service_role;
 
 /**
  * Integrity checks foreign keys cannot express, one row per check: ok, how many rows break it, and up to
- * five sample ids. Run as service_role (sees every row); as anyone else RLS would hide problems.
- *   message_user_matches_session    a message's user_id is its conversation's user_id
- *   session_metrics_match           trigger-kept metrics equal a recount (fix: recompute_session_metrics())
- *   agent_state_single_current      every stream with versions has exactly one current row
- *   agent_state_hash_matches        state_hash = sha256 of the state
- *   agent_state_versions_contiguous versions of a stream are 1..n without gaps
- *   memory_related_ids_exist        related_memory_ids point at existing memories
- *   snapshot_message_ids_exist      context_snapshots.message_ids point at existing messages
- *   snapshot_memory_ids_exist       context_snapshots.memory_ids point at existing memories
- *   checkpoint_agent_matches_state  a checkpoint's agent is its state's agent
+ * five sample ids. Run as service_role (sees every row); as anyone else RLS would hide problems. The
+ * *_owned_by_* checks are tenancy: one user's data in another user's session or on another user's agent
+ * (the policies refuse it; rows written as service_role, or by a buggy job, are not policed).
+ *   message_user_matches_session        a message's user_id is its conversation's user_id
+ *   message_agent_owned_by_user         a message's agent (when set) is owned by the message's user
+ *   session_agent_owned_by_user         a session's agent (when set) is owned by the session's user
+ *   memory_agent_owned_by_user          a memory's user_id (when set) owns the memory's agent
+ *   memory_source_owned_by_agent_owner  a memory's source message belongs to the agent's owner
+ *   state_agent_owned_by_user           an agent_states row's user_id (when set) owns its agent
+ *   state_session_owned_by_agent_owner  an agent_states row's session belongs to the agent's owner
+ *   snapshot_owned_by_agent_owner       a snapshot's user_id (when set) and session belong to the agent's owner
+ *   checkpoint_owned_by_agent_owner     a checkpoint's user_id (when set) and session belong to the agent's owner
+ *   session_metrics_match               trigger-kept metrics equal a recount (fix: recompute_session_metrics())
+ *   agent_state_single_current          every stream with versions has exactly one current row
+ *   agent_state_hash_matches            state_hash = sha256 of the state
+ *   agent_state_versions_contiguous     versions of a stream are 1..n without gaps
+ *   memory_related_ids_exist            related_memory_ids point at existing memories
+ *   snapshot_message_ids_exist          context_snapshots.message_ids point at existing messages
+ *   snapshot_memory_ids_exist           context_snapshots.memory_ids point at existing memories
+ *   checkpoint_agent_matches_state      a checkpoint's agent is its state's agent
  */
 create function public.check_chat_schema_integrity()
 returns table (check_name text, ok boolean, problem_count bigint, sample_ids text[])
@@ -309,6 +319,58 @@ as $$
     from public.chat_messages_v2 m
     join public.conversation_sessions s on s.id = m.conversation_id
     where m.user_id <> s.user_id
+  ),
+  message_agent as (
+    select m.id::text as id
+    from public.chat_messages_v2 m
+    join public.agents a on a.id = m.agent_id
+    where a.owner_id <> m.user_id
+  ),
+  session_agent as (
+    select s.id::text as id
+    from public.conversation_sessions s
+    join public.agents a on a.id = s.agent_id
+    where a.owner_id <> s.user_id
+  ),
+  memory_agent as (
+    select x.id::text as id
+    from public.agent_memories x
+    join public.agents a on a.id = x.agent_id
+    where x.user_id <> a.owner_id
+  ),
+  memory_source as (
+    select x.id::text as id
+    from public.agent_memories x
+    join public.agents a on a.id = x.agent_id
+    join public.chat_messages_v2 m on m.id = x.source_message_id
+    where m.user_id <> a.owner_id
+  ),
+  state_agent as (
+    select x.id::text as id
+    from public.agent_states x
+    join public.agents a on a.id = x.agent_id
+    where x.user_id <> a.owner_id
+  ),
+  state_session as (
+    select x.id::text as id
+    from public.agent_states x
+    join public.agents a on a.id = x.agent_id
+    join public.conversation_sessions s on s.id = x.session_id
+    where s.user_id <> a.owner_id
+  ),
+  snapshot_owner as (
+    select x.id::text as id
+    from public.context_snapshots x
+    join public.agents a on a.id = x.agent_id
+    join public.conversation_sessions s on s.id = x.session_id
+    where x.user_id <> a.owner_id or s.user_id <> a.owner_id
+  ),
+  checkpoint_owner as (
+    select x.id::text as id
+    from public.state_checkpoints x
+    join public.agents a on a.id = x.agent_id
+    left join public.conversation_sessions s on s.id = x.session_id
+    where x.user_id <> a.owner_id or s.user_id <> a.owner_id
   ),
   metrics as (
     select s.id::text as id
@@ -360,33 +422,58 @@ as $$
     join public.agent_states st on st.id = c.state_id
     where st.agent_id <> c.agent_id
   ),
-  results (check_name, problem_count, sample_ids) as (
-    select 'message_user_matches_session', (select count(*) from message_user),
+  results (ord, check_name, problem_count, sample_ids) as (
+    select 1, 'message_user_matches_session', (select count(*) from message_user),
            (select array(select id from message_user order by id limit 5))
     union all
-    select 'session_metrics_match', (select count(*) from metrics), (select array(select id from metrics order by id limit 5))
+    select 2, 'message_agent_owned_by_user', (select count(*) from message_agent),
+           (select array(select id from message_agent order by id limit 5))
     union all
-    select 'agent_state_single_current', (select count(*) from streams where currents <> 1),
+    select 3, 'session_agent_owned_by_user', (select count(*) from session_agent),
+           (select array(select id from session_agent order by id limit 5))
+    union all
+    select 4, 'memory_agent_owned_by_user', (select count(*) from memory_agent),
+           (select array(select id from memory_agent order by id limit 5))
+    union all
+    select 5, 'memory_source_owned_by_agent_owner', (select count(*) from memory_source),
+           (select array(select id from memory_source order by id limit 5))
+    union all
+    select 6, 'state_agent_owned_by_user', (select count(*) from state_agent),
+           (select array(select id from state_agent order by id limit 5))
+    union all
+    select 7, 'state_session_owned_by_agent_owner', (select count(*) from state_session),
+           (select array(select id from state_session order by id limit 5))
+    union all
+    select 8, 'snapshot_owned_by_agent_owner', (select count(*) from snapshot_owner),
+           (select array(select id from snapshot_owner order by id limit 5))
+    union all
+    select 9, 'checkpoint_owned_by_agent_owner', (select count(*) from checkpoint_owner),
+           (select array(select id from checkpoint_owner order by id limit 5))
+    union all
+    select 10, 'session_metrics_match', (select count(*) from metrics), (select array(select id from metrics order by id limit 5))
+    union all
+    select 11, 'agent_state_single_current', (select count(*) from streams where currents <> 1),
            (select array(select sample from streams where currents <> 1 order by sample limit 5))
     union all
-    select 'agent_state_hash_matches', (select count(*) from hashes), (select array(select id from hashes order by id limit 5))
+    select 12, 'agent_state_hash_matches', (select count(*) from hashes), (select array(select id from hashes order by id limit 5))
     union all
-    select 'agent_state_versions_contiguous', (select count(*) from streams where max_version <> versions),
+    select 13, 'agent_state_versions_contiguous', (select count(*) from streams where max_version <> versions),
            (select array(select sample from streams where max_version <> versions order by sample limit 5))
     union all
-    select 'memory_related_ids_exist', (select count(*) from related), (select array(select id from related order by id limit 5))
+    select 14, 'memory_related_ids_exist', (select count(*) from related), (select array(select id from related order by id limit 5))
     union all
-    select 'snapshot_message_ids_exist', (select count(*) from snapshot_messages),
+    select 15, 'snapshot_message_ids_exist', (select count(*) from snapshot_messages),
            (select array(select id from snapshot_messages order by id limit 5))
     union all
-    select 'snapshot_memory_ids_exist', (select count(*) from snapshot_memories),
+    select 16, 'snapshot_memory_ids_exist', (select count(*) from snapshot_memories),
            (select array(select id from snapshot_memories order by id limit 5))
     union all
-    select 'checkpoint_agent_matches_state', (select count(*) from checkpoint_agent),
+    select 17, 'checkpoint_agent_matches_state', (select count(*) from checkpoint_agent),
            (select array(select id from checkpoint_agent order by id limit 5))
   )
   select r.check_name, r.problem_count = 0, r.problem_count, r.sample_ids
   from results r
+  order by r.ord  -- the documented order, also when the planner runs the branches as a parallel append
 $$;
 
 revoke execute on function public.check_chat_schema_integrity() from public, anon, authenticated;

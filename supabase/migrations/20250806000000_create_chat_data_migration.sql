@@ -11,7 +11,11 @@
 --           list_chat_migration_quarantine, retry_chat_migration_quarantine, repair_chat_migration;
 --           triggers on public.chat_messages, chat_states, chat_messages_v2, chat_message_attachments,
 --           chat_tool_calls,
---           all created DISABLED (mode 'legacy' writes nothing extra until set_chat_schema_mode enables them).
+--           all created DISABLED (mode 'legacy' writes nothing extra until set_chat_schema_mode enables them);
+--           one ENABLED trigger on public.conversation_sessions (chat_migration_guard_session_claim: a v2
+--           session cannot take the id of another user's legacy conversation).
+-- Tenancy : a legacy row migrates only when its user owns the conversation and the agent it names; otherwise
+--           it is quarantined and stays in legacy (docs/data-migration-sql.md#tenancy).
 -- Locks   : creates new objects only; creating the (disabled) triggers takes a brief SHARE ROW EXCLUSIVE lock on
 --           the legacy and v2 tables, no rewrite. Mode changes later take the same brief lock (lock_timeout 5s).
 -- Rollback: supabase/rollbacks/20250806000000_create_chat_data_migration.down.sql
@@ -134,12 +138,18 @@ as $$
   end
 $$;
 
-/** jsonb or null when the text is not valid JSON (PostgreSQL 15 has no pg_input_is_valid). */
+/**
+ * jsonb or null when the text is not valid JSON (PostgreSQL 15 has no pg_input_is_valid). PARALLEL UNSAFE (the
+ * default) on purpose, like every function here with an EXCEPTION block: the block is a subtransaction, and
+ * PostgreSQL 15 refuses to start one in a parallel query ("cannot start subtransactions during a parallel
+ * operation") — labelled safe, it broke verify_chat_migration() whenever the planner chose a parallel plan.
+ * Its callers (parse_args, legacy_tool_calls_norm) are unsafe for the same reason.
+ * test/schema/function-labels.test.ts keeps every label honest.
+ */
 create function chat_migration.try_jsonb(t text)
 returns jsonb
 language plpgsql
 immutable
-parallel safe
 set search_path = ''
 as $$
 begin
@@ -149,12 +159,11 @@ exception when others then
 end
 $$;
 
-/** Tool-call args: a string that holds JSON becomes that JSON; anything else is kept as it is. */
+/** Tool-call args: a string that holds JSON becomes that JSON; anything else is kept as it is. Calls try_jsonb: not parallel safe. */
 create function chat_migration.parse_args(args jsonb)
 returns jsonb
 language sql
 immutable
-parallel safe
 as $$
   select case
     -- cheap pre-check so plain strings skip the exception path of try_jsonb
@@ -222,10 +231,10 @@ as $$
 $$;
 
 /**
- * Why a legacy message cannot be converted, or null when it can (SPEC §6). Written as one expression over
- * C functions (jsonpath) so the planner inlines it into the batch statement; only flagged rows pay for
- * message_problem_detail's element-by-element reason. test/datamig/validation.test.ts checks with random
- * inputs that both always agree.
+ * Why a legacy message cannot be converted, or null when it can (the mapping rules, docs/data-migration-sql.md).
+ * Written as one expression over C functions (jsonpath) so the planner inlines it into the batch statement; only
+ * flagged rows pay for message_problem_detail's element-by-element reason. test/datamig/validation.test.ts
+ * checks with random inputs that both always agree.
  */
 create function chat_migration.message_problem(
   legacy_role text, metadata jsonb, attachments jsonb, tool_calls jsonb, partial_tool_calls jsonb)
@@ -306,12 +315,11 @@ as $$
          with ordinality as e (v, ord)
 $$;
 
-/** Tool calls (complete then partial, positions continuing) of a legacy row, normalized for verify. */
+/** Tool calls (complete then partial, positions continuing) of a legacy row, normalized for verify (not parallel safe: parse_args). */
 create function chat_migration.legacy_tool_calls_norm(tool_calls jsonb, partial_tool_calls jsonb)
 returns jsonb
 language sql
 immutable
-parallel safe
 as $$
   select coalesce(jsonb_agg(jsonb_build_object(
            'position', t.pos, 'tool_call_id', t.v ->> 'toolCallId', 'tool_name', t.v ->> 'toolName',
@@ -331,15 +339,57 @@ as $$
 $$;
 
 -- ---------------------------------------------------------------------------------------------------------
+-- Tenancy. The legacy policies check only user_id, so through them any user can write a row that names
+-- another user's conversation or agent. Nothing such a row says may reach another user in v2: the copy
+-- below migrates a legacy row only when its user owns the conversation and the agent it names, and
+-- quarantines it otherwise (reasons 'conversation_owned_by_other_user', 'agent_owned_by_other_user').
+-- docs/data-migration-sql.md#tenancy has the rule and its reasons.
+-- ---------------------------------------------------------------------------------------------------------
+
+/** The legacy half of conversation_owner(): the creator (lowest-id chat_messages row), else the chat_states user. */
+create function chat_migration.legacy_conversation_owner(p_conversation_id uuid)
+returns uuid
+language sql
+stable
+as $$
+  select coalesce(
+    -- "m.id + 0": an order no index provides, so the planner reads the conversation's rows through
+    -- chat_messages_conversation_id_created_at_idx and keeps the lowest id. Ordered by plain m.id it may pick a
+    -- LIMIT 1 walk of the primary key from the lowest id until it meets the conversation: most of the table
+    -- when the conversation is recent.
+    (select m.user_id from public.chat_messages m
+      where m.conversation_id = p_conversation_id order by m.id + 0 limit 1),
+    (select c.user_id from public.chat_states c where c.conversation_id = p_conversation_id))
+$$;
+
+/**
+ * The owner of a conversation: the user of its v2 session when one exists; otherwise the user of its
+ * lowest-id legacy chat_messages row (its creator); otherwise, for a conversation that exists only in
+ * chat_states, that row's user. Null when the id is unknown everywhere. Once a conversation has a session
+ * (from its first migrated row on) this is one primary-key probe; before that, one pass over the
+ * conversation's legacy rows. Callers evaluate it once per distinct conversation, never per row.
+ */
+create function chat_migration.conversation_owner(p_conversation_id uuid)
+returns uuid
+language sql
+stable
+as $$
+  select coalesce(
+    (select s.user_id from public.conversation_sessions s where s.id = p_conversation_id),
+    chat_migration.legacy_conversation_owner(p_conversation_id))
+$$;
+
+-- ---------------------------------------------------------------------------------------------------------
 -- The set-based copy. Used by the backfill, the sweep, the legacy→v2 dual-write trigger and quarantine retry,
 -- so there is exactly one implementation of the mapping.
 -- ---------------------------------------------------------------------------------------------------------
 
 /**
  * Copies the given legacy ids to v2 in ONE statement (data-modifying CTEs, one INSERT … SELECT per target
- * table): validation first, bad rows to quarantine, the rest upserted by legacy_id. Rows already equal in v2
- * are left untouched (no version bump), so a re-run is harmless. Raises on anything validation did not foresee;
- * copy_messages_safely() then isolates the culprit row by row.
+ * table): tenancy and validation first, bad rows to quarantine (and their earlier v2 mirror, if any,
+ * soft-deleted), the rest upserted by legacy_id. Rows already equal in v2 are left untouched (no version
+ * bump), so a re-run is harmless. Raises on anything validation did not foresee; copy_messages_safely() then
+ * isolates the culprit row by row.
  */
 create function chat_migration.copy_messages(ids bigint[], out migrated integer, out quarantined integer)
 language plpgsql
@@ -354,11 +404,22 @@ begin
   -- v2→legacy mirror triggers must not echo what we write (see dual-write section).
   perform set_config('chat_migration.mirroring', 'on', true);
 
-  with src as materialized (
+  -- tenancy first: the owner of each distinct conversation of the batch (one lookup per conversation)
+  with owners as materialized (
+    select c.conversation_id, chat_migration.conversation_owner(c.conversation_id) as owner_id
+      from (select distinct m.conversation_id from public.chat_messages m where m.id = any (ids)) as c
+  ),
+  src as materialized (
     select m.*,
-           chat_migration.message_problem(m.role, m.metadata, m.attachments, m.tool_calls, m.partial_tool_calls)
+           coalesce(
+             case when m.user_id is distinct from o.owner_id then 'conversation_owned_by_other_user'
+                  when m.agent_id is not null and a.owner_id is distinct from m.user_id then 'agent_owned_by_other_user'
+             end,
+             chat_migration.message_problem(m.role, m.metadata, m.attachments, m.tool_calls, m.partial_tool_calls))
              as problem
       from public.chat_messages m
+      join owners o on o.conversation_id = m.conversation_id
+      left join public.agents a on a.id = m.agent_id
      where m.id = any (ids)
   ),
   bad as (
@@ -370,6 +431,15 @@ begin
     on conflict (source_table, source_id) where resolved_at is null
     do update set original_row = excluded.original_row, reason = excluded.reason, sqlstate = null,
                   last_seen = now(), attempts = q.attempts + 1
+    returning 1
+  ),
+  -- A row migrated earlier and quarantined now (an edit made it invalid, or point at another user's
+  -- conversation or agent): its v2 mirror still shows the last version that passed. It is soft-deleted, so
+  -- v2 never keeps a live copy its legacy row contradicts; fixing the row brings it back (msgs below).
+  retired as (
+    -- "= any (array(…))", not a join with src: always a probe of the legacy_id index, usually of nothing
+    update public.chat_messages_v2 v set deleted_at = now()
+     where v.legacy_id = any (array(select s.id from src s where s.problem is not null)) and v.deleted_at is null
     returning 1
   ),
   -- message_id is decided here, before any insert: the existing v2 row's id (one index probe on legacy_id)
@@ -418,11 +488,12 @@ begin
     on conflict (legacy_id) do update
       set conversation_id = excluded.conversation_id, user_id = excluded.user_id, agent_id = excluded.agent_id,
           role = excluded.role, content = excluded.content, metadata = excluded.metadata,
-          created_at = excluded.created_at, updated_at = excluded.updated_at
-      where (v.conversation_id, v.user_id, v.agent_id, v.role, v.content, v.metadata, v.created_at)
+          created_at = excluded.created_at, updated_at = excluded.updated_at,
+          deleted_at = null  -- a mirror retired while its row was quarantined comes back with the fix
+      where (v.conversation_id, v.user_id, v.agent_id, v.role, v.content, v.metadata, v.created_at, v.deleted_at)
             is distinct from
             (excluded.conversation_id, excluded.user_id, excluded.agent_id, excluded.role, excluded.content,
-             excluded.metadata, excluded.created_at)
+             excluded.metadata, excluded.created_at, null::timestamptz)
     returning 1
   ),
   att_rows as (
@@ -512,6 +583,7 @@ declare
   r record;
   err text;
   state text;
+  prev_guard text := coalesce(current_setting('chat_migration.mirroring', true), '');
 begin
   migrated := 0; quarantined := 0; row_by_row := false;
   if coalesce(cardinality(ids), 0) = 0 then
@@ -538,6 +610,11 @@ begin
                     last_seen = now(), attempts = q.attempts + 1;
       if found then
         quarantined := quarantined + 1;
+        -- as in copy_messages: no live v2 mirror of a quarantined row (the guard keeps the v2→legacy
+        -- mirror from deleting the legacy row in turn)
+        perform set_config('chat_migration.mirroring', 'on', true);
+        update public.chat_messages_v2 v set deleted_at = now() where v.legacy_id = one and v.deleted_at is null;
+        perform set_config('chat_migration.mirroring', prev_guard, true);
       end if;
     end;
   end loop;
@@ -1102,8 +1179,9 @@ $$;
 /**
  * Migrates every chat_states row not migrated yet: one agent_states version (state_type 'session',
  * session_id = conversation id), one 'working' memory per memory_context item, and — only for conversations
- * with no chat_messages rows — the conversation_history as v2 messages tagged metadata.source = 'chat_states'.
- * Invalid blobs go to quarantine. Re-running does nothing for rows already migrated.
+ * with no chat_messages rows of the state's user — the conversation_history as v2 messages tagged
+ * metadata.source = 'chat_states'. Invalid blobs, and states whose user does not own the agent or the
+ * conversation (the tenancy rule), go to quarantine. Re-running does nothing for rows already migrated.
  */
 create function public.migrate_chat_states()
 returns table (states integer, memories integer, history_messages integer, quarantined integer)
@@ -1123,10 +1201,20 @@ begin
   ) on commit drop;
   truncate pg_temp.chat_migration_states_batch;
 
+  -- Tenancy first (see chat_migration.conversation_owner): a state migrates only when its user owns the agent
+  -- and the conversation. "Has messages" counts the owner's rows only: another user's row injected into the
+  -- conversation is quarantined by the message backfill and must not hold back the owner's history.
   insert into pg_temp.chat_migration_states_batch
-  select s.conversation_id, s.user_id, s.agent_id, s.updated_at, p.blob, chat_migration.state_problem(p.blob),
-         to_jsonb(s), exists (select 1 from public.chat_messages m where m.conversation_id = s.conversation_id)
+  select s.conversation_id, s.user_id, s.agent_id, s.updated_at, p.blob,
+         case when chat_migration.conversation_owner(s.conversation_id) is distinct from s.user_id
+                then 'conversation_owned_by_other_user'
+              when a.owner_id is distinct from s.user_id then 'agent_owned_by_other_user'
+              else chat_migration.state_problem(p.blob) end,
+         to_jsonb(s),
+         exists (select 1 from public.chat_messages m
+                  where m.conversation_id = s.conversation_id and m.user_id = s.user_id)
     from public.chat_states s
+    left join public.agents a on a.id = s.agent_id
    cross join lateral (select chat_migration.try_jsonb(s.content) as blob) as p
    where not exists (select 1 from chat_migration.migrated_states x where x.conversation_id = s.conversation_id);
 
@@ -1370,6 +1458,41 @@ begin
 end
 $$;
 
+/**
+ * BEFORE INSERT on conversation_sessions, in every mode until finalize: a v2 session may not take the id of a
+ * legacy conversation that another user owns (conversation_owner's rule, legacy half). Without it any user
+ * could start a v2 conversation under the id of someone else's not yet migrated conversation (POST /messages
+ * accepts a conversation_id), become its owner by the rule, and have every legacy row of the real owner
+ * quarantined. An id that already has a session is left to the insert (ON CONFLICT / the primary key); the
+ * migration's own session inserts run with chat_migration.mirroring = 'on' and skip this (they follow the rule).
+ * Raises 42501 like an RLS refusal. Definer rights: the writer cannot read other users' legacy rows.
+ */
+create function chat_migration.guard_session_claim()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  legacy_owner uuid;
+begin
+  if exists (select 1 from chat_migration.mode x where x.finalized_at is not null)
+     or exists (select 1 from public.conversation_sessions s where s.id = new.id) then
+    return new;
+  end if;
+  legacy_owner := chat_migration.legacy_conversation_owner(new.id);
+  if legacy_owner is not null and legacy_owner is distinct from new.user_id then
+    raise exception 'conversation % belongs to another user', new.id
+      using errcode = '42501',
+            hint = 'Start a new conversation without choosing its id (the server picks one), or use one of your own.';
+  end if;
+  return new;
+end
+$$;
+
+create trigger chat_migration_guard_session_claim before insert on public.conversation_sessions
+  for each row when (not chat_migration.mirroring()) execute function chat_migration.guard_session_claim();
+
 create trigger chat_migration_mirror_insert after insert on public.chat_messages
   referencing new table as new_rows for each statement
   when (not chat_migration.mirroring()) execute function chat_migration.mirror_legacy_upsert();
@@ -1481,9 +1604,12 @@ begin
                            v.metadata, a.attachments, a.tool_calls, a.partial_tool_calls);
   get diagnostics changed = row_count;
 
+  -- a mirror retired because its legacy row is quarantined is not a v2 delete: that legacy row stays
   delete from public.chat_messages m
    using public.chat_messages_v2 v
-   where v.legacy_id = m.id and v.deleted_at is not null;
+   where v.legacy_id = m.id and v.deleted_at is not null
+     and not exists (select 1 from chat_migration.quarantine q where q.source_table = 'chat_messages'
+                       and q.source_id = m.id::text and q.resolved_at is null);
   get diagnostics removed = row_count;
   perform set_config('chat_migration.mirroring', '', true);
   return added + changed + removed;
@@ -1498,13 +1624,19 @@ $$;
  * One row per check; ok = false means do not cut over. Compares content, not just counts: every legacy row that is
  * not quarantined must have a v2 row equal to what the mapping rules produce from the legacy row as it is NOW
  * (so a legacy row edited after it was migrated, outside dual_write, is a mismatch). In v2_only mode, v2 rows
- * changed after the switch are newer than legacy by design and are not compared.
+ * changed after the switch are newer than legacy by design and are not compared. The 'tenancy' check counts v2
+ * rows that put one user's data in another user's session or on another user's agent (any is a failure);
+ * legacy rows quarantined for that reason are accounted in its legacy_count.
+ * jit = off: the planner's estimates for the outer joins below are orders of magnitude too high, which sends the
+ * query over jit_above_cost at any size; on PostgreSQL 15 with 10,000 messages, compiling took 1.4–2.5 s of a
+ * 1.8–2.9 s verify that runs in 0.4 s without it.
  */
 create function public.verify_chat_migration()
 returns table (check_name text, legacy_count bigint, v2_count bigint, mismatches bigint, ok boolean)
 language plpgsql
 stable
 set search_path = ''
+set jit = off
 as $$
 declare
   cur_mode text;
@@ -1627,48 +1759,80 @@ begin
     select count(*) as n from public.chat_messages_v2 v
      where v.legacy_id is null and v.deleted_at is null and coalesce(v.metadata ->> 'source', '') <> 'chat_states'
   ),
-  checks (check_name, legacy_count, v2_count, mismatches, ok) as (
-  select 'legacy_rows_accounted'::text, count(*), count(*) filter (where j.quarantined or j.v2_id is not null),
+  -- Tenancy, over every v2 row whoever wrote it (check_chat_schema_integrity() names the same cases one by
+  -- one, with sample ids): a message of another user than its session's, or on an agent its user does not
+  -- own; a session on such an agent; a memory, state, snapshot or checkpoint whose user_id is not its
+  -- agent's owner, or whose session (a memory: source message) belongs to another user than its agent's owner.
+  -- held: legacy rows quarantined for naming another user's conversation or agent (accounted, not failures).
+  tenancy as (
+    select
+      (select count(*) from chat_migration.quarantine q
+        where q.resolved_at is null
+          and q.reason in ('conversation_owned_by_other_user', 'agent_owned_by_other_user')) as held,
+      (select count(*) from public.chat_messages_v2 m
+         join public.conversation_sessions s on s.id = m.conversation_id
+         left join public.agents a on a.id = m.agent_id
+        where m.user_id <> s.user_id or a.owner_id <> m.user_id)
+      + (select count(*) from public.conversation_sessions s join public.agents a on a.id = s.agent_id
+          where a.owner_id <> s.user_id)
+      + (select count(*) from public.agent_memories x join public.agents a on a.id = x.agent_id
+           left join public.chat_messages_v2 sm on sm.id = x.source_message_id
+          where x.user_id <> a.owner_id or sm.user_id <> a.owner_id)
+      + (select count(*) from public.agent_states x join public.agents a on a.id = x.agent_id
+           left join public.conversation_sessions s on s.id = x.session_id
+          where x.user_id <> a.owner_id or s.user_id <> a.owner_id)
+      + (select count(*) from public.context_snapshots x join public.agents a on a.id = x.agent_id
+           join public.conversation_sessions s on s.id = x.session_id
+          where x.user_id <> a.owner_id or s.user_id <> a.owner_id)
+      + (select count(*) from public.state_checkpoints x join public.agents a on a.id = x.agent_id
+           left join public.conversation_sessions s on s.id = x.session_id
+          where x.user_id <> a.owner_id or s.user_id <> a.owner_id) as broken
+  ),
+  checks (ord, check_name, legacy_count, v2_count, mismatches, ok) as (
+  select 1, 'legacy_rows_accounted'::text, count(*), count(*) filter (where j.quarantined or j.v2_id is not null),
          count(*) filter (where not j.quarantined and j.v2_id is null), null::boolean
     from judged j
   union all
-  select 'messages', count(*) filter (where j.compared), count(*) filter (where j.compared and j.live),
+  select 2, 'messages', count(*) filter (where j.compared), count(*) filter (where j.compared and j.live),
          count(*) filter (where j.compared and not j.live), null
     from judged j
   union all
-  select 'message_content', count(*) filter (where j.compared and j.live),
+  select 3, 'message_content', count(*) filter (where j.compared and j.live),
          count(*) filter (where j.compared and j.same_row),
          count(*) filter (where j.compared and j.live and not j.same_row), null
     from judged j
   union all
-  select 'conversation_checksums', count(*), count(*) filter (where c.l_sum = c.v_sum),
+  select 4, 'conversation_checksums', count(*), count(*) filter (where c.l_sum = c.v_sum),
          count(*) filter (where c.l_sum <> c.v_sum), null
     from conv c
   union all
-  select 'attachments', coalesce(sum(jsonb_array_length(j.l_att)) filter (where j.compared), 0)::bigint,
+  select 5, 'attachments', coalesce(sum(jsonb_array_length(j.l_att)) filter (where j.compared), 0)::bigint,
          coalesce(sum(jsonb_array_length(j.v_att)) filter (where j.compared), 0)::bigint,
          count(*) filter (where j.compared and j.live and j.l_att <> j.v_att), null
     from judged j
   union all
-  select 'tool_calls', coalesce(sum(jsonb_array_length(j.l_tc)) filter (where j.compared), 0)::bigint,
+  select 6, 'tool_calls', coalesce(sum(jsonb_array_length(j.l_tc)) filter (where j.compared), 0)::bigint,
          coalesce(sum(jsonb_array_length(j.v_tc)) filter (where j.compared), 0)::bigint,
          count(*) filter (where j.compared and j.live and j.l_tc <> j.v_tc), null
     from judged j
   union all
-  select 'sessions', s.legacy_n, s.v2_n, s.bad, null from sessions s
+  select 7, 'sessions', s.legacy_n, s.v2_n, s.bad, null from sessions s
   union all
-  select 'orphans', 0::bigint, o.n, o.n, null from orphans o
+  select 8, 'orphans', 0::bigint, o.n, o.n, null from orphans o
   union all
-  select 'quarantine', count(*) filter (where j.quarantined), count(*) filter (where j.quarantined and j.live),
+  select 9, 'quarantine', count(*) filter (where j.quarantined), count(*) filter (where j.quarantined and j.live),
          0::bigint, true
     from judged j
   union all
-  select 'chat_states', st.legacy_n, st.v2_n, st.missing, null from states st
+  select 10, 'chat_states', st.legacy_n, st.v2_n, st.missing, null from states st
   union all
-  select 'v2_rows_without_legacy', 0::bigint, u.n, case when cur_mode = 'dual_write' then u.n else 0 end, null
+  select 11, 'v2_rows_without_legacy', 0::bigint, u.n, case when cur_mode = 'dual_write' then u.n else 0 end, null
     from unlinked u
+  union all
+  select 12, 'tenancy', t.held, t.broken, t.broken, null from tenancy t
   )
-  select c.check_name, c.legacy_count, c.v2_count, c.mismatches, coalesce(c.ok, c.mismatches = 0) from checks c;
+  select c.check_name, c.legacy_count, c.v2_count, c.mismatches, coalesce(c.ok, c.mismatches = 0) from checks c
+   order by c.ord;  -- the documented order, also when the planner runs the branches as a parallel append
 end
 $$;
 

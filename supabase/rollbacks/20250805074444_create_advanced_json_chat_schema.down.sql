@@ -17,6 +17,8 @@
 -- Check   : raises if any v2 table, index, sequence or function is still there afterwards.
 -- History : deletes the version rows 20250805074444..20250805074449 from supabase_migrations.schema_migrations
 --           where that table exists (not after `psql -f` or another migration tool).
+-- Later   : refuses (AJC10) while a later migration is applied, except 20250810000000 (legacy table
+--           privileges), which concerns only the legacy tables and stays applied.
 --
 -- Hosted Supabase: run this file with psql in one transaction, then tell the CLI:
 --   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction \
@@ -27,7 +29,7 @@
 -- >>> data-migration objects (20250806000000, datamig branch) are removed HERE, before anything below: their
 -- >>> triggers, ledger, quarantine and API reference v2 tables. Keep that block at the top of this file.
 
--- Data migration (20250806000000): SPEC §6 — the v2 rollback removes the ledger, quarantine and mode triggers
+-- Data migration (20250806000000): the v2 rollback removes the ledger, quarantine and mode triggers
 -- too (a re-applied migration starts clean), and refuses while v2 holds messages legacy lacks: those would be
 -- lost with v2. History imported from chat_states is the exception (it came from legacy chat_states, which
 -- keeps it). In dual_write every v2 write already has its legacy twin; from v2_only switch back first.
@@ -92,6 +94,9 @@ begin
   if to_regclass('public.chat_tool_calls') is not null then
     drop trigger if exists chat_migration_mirror_children on public.chat_tool_calls;
   end if;
+  if to_regclass('public.conversation_sessions') is not null then
+    drop trigger if exists chat_migration_guard_session_claim on public.conversation_sessions;
+  end if;
 end
 $$;
 drop function if exists public.migrate_with_progress(integer);
@@ -153,7 +158,10 @@ begin
   if to_regclass('supabase_migrations.schema_migrations') is not null then
     select array_agg(m.version order by m.version) into v_newer
     from supabase_migrations.schema_migrations m
-    where m.version > '20250805074449';
+    where m.version > '20250805074449'
+      -- 20250810000000 (legacy table privileges) touches only the legacy tables: it stays applied, so rolling
+      -- v2 back does not reopen TRUNCATE on them
+      and m.version <> '20250810000000';
   end if;
   if v_newer is not null then
     raise exception 'migrations newer than schema v2 are still applied: %', array_to_string(v_newer, ', ')

@@ -1,6 +1,7 @@
 -- Rollback of 20250806000000_create_chat_data_migration: removes the data-migration machinery — the ledger and
--- quarantine (schema chat_migration), the mode triggers on the legacy and v2 tables and the public API
--- functions — and its version row. It never touches message data: legacy and v2 rows stay as they are.
+-- quarantine (schema chat_migration), the mode triggers on the legacy and v2 tables, the session-claim guard on
+-- conversation_sessions and the public API functions — and its version row. It never touches message data:
+-- legacy and v2 rows stay as they are.
 -- When the migration had been finalized, the legacy tables are first moved back from chat_archive to public.
 -- Before rolling back from dual_write or v2_only, switch to 'legacy' if you want legacy complete:
 --   select set_chat_schema_mode('dual_write');  -- from v2_only: copies to legacy what v2 gained
@@ -31,6 +32,9 @@ begin
   end if;
   if to_regclass('public.chat_tool_calls') is not null then
     drop trigger if exists chat_migration_mirror_children on public.chat_tool_calls;
+  end if;
+  if to_regclass('public.conversation_sessions') is not null then
+    drop trigger if exists chat_migration_guard_session_claim on public.conversation_sessions;
   end if;
 end
 $$;

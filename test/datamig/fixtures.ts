@@ -1,6 +1,6 @@
 /**
  * Small, deliberately dirty legacy fixtures for the data-migration tests, plus an independent TypeScript
- * implementation of the SPEC §6 mapping to compare the SQL's output against, row by row.
+ * implementation of the legacy → v2 mapping to compare the SQL's output against, row by row.
  */
 import type { Queryable } from '../../src/db/engine.ts';
 import { createUser } from '../helpers/db.ts';
@@ -133,7 +133,7 @@ export async function insertLegacy(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The mapping of SPEC §6, written independently of the SQL
+// The legacy → v2 mapping, written independently of the SQL
 // ---------------------------------------------------------------------------------------------------------
 
 const roles: Record<string, string> = {
@@ -215,7 +215,8 @@ export async function legacyRows(db: Queryable): Promise<LegacyRow[]> {
 
 /**
  * The invariant: every legacy row is migrated, quarantined, or not yet reached (id above the cursor) — and
- * never both migrated and quarantined. Returns the violations (empty = holds).
+ * never both live in v2 and quarantined (a row quarantined after it was migrated keeps only a soft-deleted
+ * mirror). Returns the violations (empty = holds).
  */
 export async function invariantViolations(db: Queryable): Promise<{ id: string; problem: string }[]> {
   return db.query(`
@@ -224,14 +225,15 @@ export async function invariantViolations(db: Queryable): Promise<{ id: string; 
     st as (
       select m.id,
              exists (select 1 from public.chat_messages_v2 v where v.legacy_id = m.id) as migrated,
+             exists (select 1 from public.chat_messages_v2 v where v.legacy_id = m.id and v.deleted_at is null) as live,
              exists (select 1 from chat_migration.quarantine q where q.source_table = 'chat_messages'
                        and q.source_id = m.id::text and q.resolved_at is null) as quarantined,
              m.id <= coalesce((select cursor from run), 0)
                or (select status from run) = 'completed' and m.id <= (select upper_bound from run) as reached
         from public.chat_messages m)
-    select id::text, case when migrated and quarantined then 'both migrated and quarantined'
+    select id::text, case when live and quarantined then 'both migrated and quarantined'
                           else 'reached but neither migrated nor quarantined' end as problem
-      from st where (migrated and quarantined) or (reached and not migrated and not quarantined)`);
+      from st where (live and quarantined) or (reached and not migrated and not quarantined)`);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ describe('verify', () => {
       `select * from public.verify_chat_migration()`);
     expect(checks.map((c) => c.check_name)).toEqual([
       'legacy_rows_accounted', 'messages', 'message_content', 'conversation_checksums', 'attachments', 'tool_calls',
-      'sessions', 'orphans', 'quarantine', 'chat_states', 'v2_rows_without_legacy']);
+      'sessions', 'orphans', 'quarantine', 'chat_states', 'v2_rows_without_legacy', 'tenancy']);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
     const q = checks.find((c) => c.check_name === 'quarantine')!;
     expect(Number(q.legacy_count)).toBe(s.badIds.length);
@@ -291,7 +291,8 @@ describe('schema v2 rollback (with the data-migration block)', () => {
     const before = await one<{ n: number }>(db, `select count(*)::int as n from public.chat_messages`);
     await rollback(db, { version: '20250805074444' });
     expect(await one(db, `select to_regnamespace('chat_migration') as s, to_regclass('public.chat_messages_v2') as t`)).toEqual({ s: null, t: null });
-    expect(await db.query(`select version from supabase_migrations.schema_migrations where version >= '20250805074444'`)).toEqual([]);
+    expect(await db.query(`select version from supabase_migrations.schema_migrations where version >= '20250805074444'`))
+      .toEqual([{ version: '20250810000000' }]); // legacy table privileges: not part of v2
     expect(await one(db, `select count(*)::int as n from public.chat_messages`)).toEqual(before);
     expect(await one(db, `select content from public.chat_messages where id = $1`, [m.legacy_id])).toEqual({ content: 'x\ny' });
     // re-applying starts clean

@@ -154,7 +154,7 @@ describe.skipIf(!onNative)('with pg_cron (native lane, in the cron database, rol
   it('its rollback, and the whole-v2 rollback, unschedule the jobs before dropping what they call', async () => {
     const rollbacks = new Map((await listRollbacks()).map((r) => [r.version, r.path]));
     const versions = (await listMigrations()).map((m) => m.version);
-    expect(versions.at(-1)).toBe('20250809000000');
+    expect(versions).toContain('20250809000000');
     await inRolledBackCronDb(async (tx, migrateHere) => {
       await tx.query(`select * from public.schedule_maintenance_jobs()`);
       expect(await ours(tx)).toHaveLength(4);

@@ -11,7 +11,7 @@ import { openMigrated } from '../helpers/db.ts';
 import { createWorld as createWorldUnlinked, type World } from './fixtures.ts';
 
 /**
- * A v2 world whose message has a legacy twin: SPEC §6 makes the rollback refuse while v2 holds messages legacy
+ * A v2 world whose message has a legacy twin: the design makes the rollback refuse while v2 holds messages legacy
  * lacks (they would be lost), so data that may be rolled back must mirror legacy, as dual_write keeps it.
  */
 async function createWorld(d: Db): Promise<World> {
@@ -144,8 +144,13 @@ describe('schema v2 rollback', () => {
     const [ext] = await db.query<{ n: number }>(`select count(*)::int as n from pg_extension where extname = 'vector'`);
     expect(ext!.n).toBe(1); // kept on purpose (see the rollback's header)
 
+    // the legacy privileges migration is not part of v2: it stays applied, and the legacy tables stay hardened
+    expect(await versions(db)).toEqual(['20250801000000', '20250810000000']);
+    const [hardened] = await db.query<{ t: boolean }>(`select has_table_privilege('anon', 'public.chat_messages', 'truncate') as t`);
+    expect(hardened!.t).toBe(false);
+
     const up = await migrate(db);
-    expect(up.applied.map((f) => f.version)).toEqual(all.filter((v) => v > '20250801000000'));
+    expect(up.applied.map((f) => f.version)).toEqual(all.filter((v) => v > '20250801000000' && v !== '20250810000000'));
     expect(await legacyFingerprint(db)).toEqual(legacy0);
     for (const t of V2_TABLES) {
       const [r] = await db.query<{ n: number }>(`select count(*)::int as n from public.${t}`);
@@ -207,7 +212,7 @@ describe('schema v2 rollback', () => {
 
   it('refuses while a later migration built on v2 is still applied', async () => {
     db = await openMigrated();
-    await db.query(`insert into supabase_migrations.schema_migrations (version, name) values ('20250807000000', 'create_something_on_v2')`);
+    await db.query(`insert into supabase_migrations.schema_migrations (version, name) values ('20991231000000', 'create_something_on_v2')`);
     await expect(rollback(db, { version: '20250805074444' })).rejects.toMatchObject({ code: 'AJC10' });
     const [r] = await db.query<{ t: string | null }>(`select to_regclass('public.chat_messages_v2')::text as t`);
     expect(r!.t).toBe('chat_messages_v2');

@@ -100,12 +100,12 @@ select lives_ok(
   'user A can update their own message'
 );
 
--- As anon: nothing.
+-- As anon: nothing (no policy, and since 20250810000000 no privilege either: 01_legacy_privileges.test.sql).
 reset role;
 set local role anon;
 select set_config('request.jwt.claims', '{"role": "anon"}', true);
-select is_empty($$ select 1 from public.agents union all select 1 from public.chat_messages union all select 1 from public.chat_states $$,
-  'anon sees no legacy rows');
+select throws_ok($$ select 1 from public.agents union all select 1 from public.chat_messages union all select 1 from public.chat_states $$,
+  '42501', null, 'anon cannot read the legacy tables');
 select throws_ok(
   $$ insert into public.chat_messages (conversation_id, user_id, role, content)
      values (gen_random_uuid(), '00000000-0000-4000-8000-00000000000a', 'user', 'spam') $$,
