@@ -1,6 +1,6 @@
 /**
  * npm start [-- --reset] [--data-dir DIR | --memory] [--db-port N] [--api-port N] [--host H]
- * npm start -- --database-url URL [--api-port N] [--host H]   (an existing Postgres, e.g. npm run db:native)
+ * npm start -- --database-url URL [--read-url URL] [--api-port N] [--host H]   (an existing Postgres, e.g. npm run db:native)
  *
  * The project's `supabase start` without Docker: embedded Postgres with migrations applied, psql on
  * 127.0.0.1:54322, edge functions under real Deno on http://127.0.0.1:54321/functions/v1/<name>.
@@ -23,12 +23,17 @@ runMain(async () => {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   const { flags } = parseFlags(process.argv.slice(2));
   const databaseUrl = typeof flags['database-url'] === 'string' ? flags['database-url'] : undefined;
+  // A read replica of that server: --read-url, or SUPABASE_DB_URL_READ (the functions' own variable).
+  const readUrl = typeof flags['read-url'] === 'string' ? flags['read-url'] : process.env.SUPABASE_DB_URL_READ || undefined;
+  if (flags['read-url'] === true) throw new UsageError('--read-url needs a URL (e.g. the DATABASE_URL_REPLICA that `npm run db:native -- --replica` prints).');
+  if (readUrl && !databaseUrl) throw new UsageError('--read-url (SUPABASE_DB_URL_READ) is a replica of a real server: give that server with --database-url too (the embedded database has no replicas).');
   const clash = ['memory', 'data-dir', 'reset', 'db-port'].filter((f) => flags[f] !== undefined);
   if (databaseUrl && clash.length) throw new UsageError(`--database-url serves an existing server; drop --${clash.join(', --')}.`);
   const memory = flags.memory === true;
   const dataDir = memory ? null : typeof flags['data-dir'] === 'string' ? flags['data-dir'] : defaultDataDir;
   const stack = await startStack({
     ...(databaseUrl ? { databaseUrl } : {}),
+    ...(readUrl ? { readUrl } : {}),
     dataDir,
     reset: flags.reset === true,
     dbPort: intFlag(flags, 'db-port', 54322, 0),
@@ -48,7 +53,8 @@ Started advanced-json-chat local stack in ${stack.startupMs} ms (first 200 from 
          API URL: ${stack.apiUrl}
    Functions URL: ${stack.functionsUrl}/<name>   (${stack.functions.join(', ')})
           DB URL: ${stack.dbUrl}
-        Database: ${databaseUrl ? 'the server at DB URL (each function keeps its own connection pool)' : dataDir === null ? 'in memory (gone on exit)' : dataDir}
+        Database: ${databaseUrl ? 'the server at DB URL (each function keeps its own connection pool)' : dataDir === null ? 'in memory (gone on exit)' : dataDir}${stack.readUrl ? `
+    Read replica: ${stack.readUrl} (reads go there once it has the caller's writes)` : ''}
       JWT secret: ${stack.jwtSecret}
         anon key: ${stack.anonKey}
 service_role key: ${stack.serviceRoleKey}

@@ -9,7 +9,7 @@
  */
 import { openPostgres, type Db } from '../../src/db/engine.ts';
 import { startStack, type Stack, type StackOptions } from '../../src/stack/index.ts';
-import { onNative, openMigrated } from '../helpers/db.ts';
+import { onNative, openMigrated, replicaCaughtUp, replicaUrl } from '../helpers/db.ts';
 import { signUserToken } from '../../src/stack/keys.ts';
 import { connectChat, type ChatClient } from '../../src/client/index.ts';
 
@@ -19,15 +19,26 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startTestStack(opts: Pick<StackOptions, 'functions' | 'functionEnv'> = {}): Promise<TestStack> {
+export async function startTestStack(
+  opts: Pick<StackOptions, 'functions' | 'functionEnv' | 'readUrl'> & {
+    /** Native lane with its replica: the functions read from this database on the hot standby. */
+    replica?: boolean;
+  } = {},
+): Promise<TestStack> {
   // Native lane: a database of its own on the server (dropped on stop). PGlite: the stack's in-memory one.
   const own = onNative ? await openMigrated() : null;
+  const { replica, ...stackOpts } = opts;
+  if (replica) {
+    if (!own) throw new Error('startTestStack({ replica: true }) needs the native lane with its replica (npm run test:native).');
+    stackOpts.readUrl = replicaUrl(own);
+    await replicaCaughtUp(own); // the cloned database exists on the standby before the functions read there
+  }
   const log = (l: string) => {
     if (process.env.DEBUG) console.log(l);
   };
   let stack: Stack;
   try {
-    stack = await startStack({ ...opts, ...(own ? { databaseUrl: own.url! } : { dataDir: null, dbPort: 0 }), apiPort: 0, log });
+    stack = await startStack({ ...stackOpts, ...(own ? { databaseUrl: own.url! } : { dataDir: null, dbPort: 0 }), apiPort: 0, log });
   } catch (e) {
     await own?.close();
     throw e;
