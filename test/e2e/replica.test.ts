@@ -9,6 +9,7 @@
  *
  * Both lanes: a read URL that nothing answers on — reads come from the primary, nothing fails.
  */
+import { createServer, type Server, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/db/socket.ts';
@@ -137,29 +138,51 @@ describe.skipIf(!testReplicaUrl)('with a streaming hot standby (native lane)', (
   });
 });
 
+/** Reads through a stack whose read URL is `readUrl`: every answer must be what the primary holds. */
+async function readsStillAnswer(t: TestStack) {
+  const u = await newUser(t);
+  const conversation_id = crypto.randomUUID();
+  for (const text of ['one', 'two']) await u.chat.sendMessage({ conversation_id, role: 'user', content: text });
+  // a caller with nothing written in this instance, and one with (header and memory)
+  const other = await newUser(t);
+  expect((await raw(t, 'GET', 'sessions', { token: other.token })).json).toEqual({ sessions: [], next_cursor: null });
+  for (let i = 0; i < 3; i++) {
+    const page = await u.chat.listMessages({ conversation_id });
+    expect(page.messages.map((m) => (m.content as { text: string }).text)).toEqual(['two', 'one']);
+    expect((await u.chat.getSession(conversation_id)).session).toMatchObject({ message_count: 2 });
+  }
+}
+
 describe('with a read URL that nothing answers on (both lanes)', () => {
-  let t: TestStack;
-  let u: TestUser;
+  let refused: TestStack;
+  let silent: TestStack;
+  let hole: Server;
+  const held: Socket[] = [];
   beforeAll(async () => {
-    // A port nobody listens on: the read pool's connections are refused.
-    const readUrl = `postgresql://postgres:postgres@127.0.0.1:${await freePort()}/postgres`;
-    t = await startTestStack({ readUrl, functions: ['messages', 'sessions'] });
-    u = await newUser(t);
+    // A port nobody listens on: the read pool's connections are refused at once.
+    refused = await startTestStack({ readUrl: `postgresql://postgres:postgres@127.0.0.1:${await freePort()}/postgres`, functions: ['messages', 'sessions'] });
+    // A server that accepts connections and never says a word: the replica's share of the deadline runs out.
+    hole = createServer((s) => void held.push(s));
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+    const port = (hole.address() as { port: number }).port;
+    silent = await startTestStack({
+      readUrl: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`,
+      functions: ['messages', 'sessions'],
+      functionEnv: { REQUEST_TIMEOUT_MS: '2000' },
+    });
   });
   afterAll(async () => {
-    await t?.stop();
+    await refused?.stop();
+    await silent?.stop();
+    for (const s of held) s.destroy();
+    await new Promise((r) => hole?.close(r));
   });
 
-  it('reads come from the primary and every answer is the same as without a replica', async () => {
-    const conversation_id = crypto.randomUUID();
-    for (const text of ['one', 'two']) await u.chat.sendMessage({ conversation_id, role: 'user', content: text });
-    // a caller with nothing written in this instance, and one with (header and memory)
-    const other = await newUser(t);
-    expect((await raw(t, 'GET', 'sessions', { token: other.token })).json).toEqual({ sessions: [], next_cursor: null });
-    for (let i = 0; i < 3; i++) {
-      const page = await u.chat.listMessages({ conversation_id });
-      expect(page.messages.map((m) => (m.content as { text: string }).text)).toEqual(['two', 'one']);
-      expect((await u.chat.getSession(conversation_id)).session).toMatchObject({ message_count: 2 });
-    }
+  it('refused: reads come from the primary and every answer is the same as without a replica', async () => {
+    await readsStillAnswer(refused);
+  });
+
+  it('silent: reads still answer from the primary, within the deadline', async () => {
+    await readsStillAnswer(silent);
   });
 });

@@ -100,7 +100,14 @@ const BECOME_CALLER = `select set_config('role', $1, true),
                               set_config('idle_in_transaction_session_timeout', $3, true)`;
 
 /** Why a read left the replica for the primary; never reaches a client. */
-class ReplicaUnusable extends Error {}
+class ReplicaUnusable extends Error {
+  constructor(
+    message: string,
+    readonly connected = true,
+  ) {
+    super(message);
+  }
+}
 
 interface Attempt {
   /** performance.now() when the budget started. */
@@ -108,8 +115,11 @@ interface Attempt {
   budgetMs: number;
   /** `begin read only`: a read route that tried to write fails here as on a standby, on every engine. */
   readOnly: boolean;
-  /** What a missed deadline becomes: the primary's 503, or the replica's hand-over to the primary. */
-  onDeadline: () => Error;
+  /**
+   * What a missed deadline becomes: the primary's 503, or the replica's hand-over to the primary.
+   * `connected` is false when the deadline passed before the transaction got a connection.
+   */
+  onDeadline: (connected: boolean) => Error;
   /** Replica reads: the WAL position the replica must have replayed before `fn` runs. */
   fence?: bigint;
 }
@@ -123,10 +133,12 @@ interface Attempt {
 async function inTransaction<T>(db: postgres.Sql, caller: Caller, fn: (tx: Tx) => Promise<T>, a: Attempt): Promise<T> {
   let abandoned = false;
   let committing = false;
+  let connected = false;
   const live = () => {
     if (abandoned) throw new Abandoned('request abandoned at its deadline');
   };
   const body = async (tx: Tx) => {
+    connected = true;
     live(); // the deadline may have passed while this waited for a connection
     const left = Math.max(1, Math.floor(a.budgetMs - (performance.now() - a.started)));
     // caller.role is one of three literals (auth.ts), never a client-chosen string.
@@ -156,7 +168,7 @@ async function inTransaction<T>(db: postgres.Sql, caller: Caller, fn: (tx: Tx) =
         return;
       }
       abandoned = true;
-      reject(a.onDeadline());
+      reject(a.onDeadline(connected));
     };
     timer = setTimeout(fire, Math.max(0, a.budgetMs - (performance.now() - a.started)));
   });
@@ -164,7 +176,7 @@ async function inTransaction<T>(db: postgres.Sql, caller: Caller, fn: (tx: Tx) =
   try {
     return await Promise.race([work, deadline]);
   } catch (e) {
-    if (e instanceof Abandoned) throw a.onDeadline();
+    if (e instanceof Abandoned) throw a.onDeadline(connected);
     throw e;
   } finally {
     clearTimeout(timer);
@@ -206,11 +218,18 @@ export async function asReader<T>(req: Request, caller: Caller, fn: (tx: Tx) => 
         budgetMs: REPLICA_BUDGET_MS,
         readOnly: true,
         fence,
-        onDeadline: () => new ReplicaUnusable('deadline'),
+        // No connection within the replica's share: unreachable (or its pool is saturated) — skip it a while,
+        // or every read would wait that long first.
+        onDeadline: (connected) => new ReplicaUnusable(connected ? 'deadline' : 'no connection within the deadline', connected),
       });
     } catch (e) {
-      if (!(e instanceof ReplicaUnusable) && !replicaTrouble(e)) throw e;
-      if (!(e instanceof ReplicaUnusable) && replicaDown(e)) skipReplica(e);
+      if (e instanceof ReplicaUnusable) {
+        if (!e.connected) skipReplica(e);
+      } else if (!replicaTrouble(e)) {
+        throw e;
+      } else if (replicaDown(e)) {
+        skipReplica(e);
+      }
     }
   }
   const budgetMs = REQUEST_TIMEOUT_MS - (performance.now() - started);
