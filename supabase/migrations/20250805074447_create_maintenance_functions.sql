@@ -404,8 +404,9 @@ grant execute on function public.check_chat_schema_integrity() to service_role;
  *    whose standby is not connected;
  *  - sent_lag_bytes: WAL written here and not yet sent; replay_lag_bytes: written here and not yet replayed
  *    there (for a disconnected slot: WAL since its restart point) — the number a throttle should watch;
- *  - replay_lag_seconds: how long ago the newest change the standby has replayed was written here (0 when it
- *    has replayed everything; PostgreSQL's replay_lag otherwise);
+ *  - replay_lag_seconds: PostgreSQL's replay_lag — how long the standby took to replay what it last
+ *    confirmed — 0 when it has replayed everything or has not reported a sample since it was last caught up
+ *    (replay_lag_bytes is the number that cannot lag behind itself);
  *  - slot_retained_bytes, wal_status: WAL the standby's slot keeps on this server and whether it is still
  *    within max_slot_wal_keep_size ('reserved' / 'extended' / 'unreserved' / 'lost' — lost means that standby
  *    needs a new base backup).
@@ -436,8 +437,9 @@ as $$
          pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.sent_lsn)::bigint as sent_lag_bytes,
          pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), coalesce(r.replay_lsn, s.restart_lsn))::bigint
            as replay_lag_bytes,
-         case when r.replay_lsn >= pg_catalog.pg_current_wal_lsn() then 0::double precision
-              else extract(epoch from r.replay_lag)::double precision end as replay_lag_seconds,
+         case when r.replay_lsn is null then null
+              when r.replay_lsn >= pg_catalog.pg_current_wal_lsn() then 0::double precision
+              else coalesce(extract(epoch from r.replay_lag)::double precision, 0) end as replay_lag_seconds,
          s.slot_name::text,
          pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::bigint as slot_retained_bytes,
          s.wal_status
