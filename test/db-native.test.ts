@@ -98,7 +98,8 @@ describe.skipIf(!process.env.AJC_TEST_DB_NATIVE)('npm run db:native (the running
       // A committed row arrives; the standby refuses writes of its own.
       await primary.exec(`create table public.${table} (v int); insert into public.${table} values (42);`);
       let seen: unknown[] = [];
-      for (let i = 0; i < 500 && !seen.length; i++) {
+      // (up to 30 s: test/e2e/replica.test.ts may have replay paused for a moment in the other worker)
+      for (let i = 0; i < 1500 && !seen.length; i++) {
         seen = await standby.query(`select v from public.${table}`).catch(() => []);
         if (!seen.length) await new Promise((r) => setTimeout(r, 20));
       }
