@@ -1,6 +1,6 @@
 /**
  * npm start [-- --reset] [--data-dir DIR | --memory] [--db-port N] [--api-port N] [--host H]
- * npm start -- --database-url URL [--api-port N] [--host H]   (an existing Postgres, e.g. npm run db:native)
+ * npm start -- --database-url URL [--read-url URL] [--api-port N] [--host H]   (an existing Postgres, e.g. npm run db:native)
  *
  * The project's `supabase start` without Docker: embedded Postgres with migrations applied, psql on
  * 127.0.0.1:54322, edge functions under real Deno on http://127.0.0.1:54321/functions/v1/<name>.
@@ -11,7 +11,7 @@ import { defaultDataDir, intOpt, parseCli, runMain, stringOpt, UsageError } from
 import { startStack } from '../src/stack/index.ts';
 import { watchLauncher } from '../src/stack/launcher.ts';
 
-const usage = `usage: npm start -- [--reset] [--data-dir DIR | --memory | --database-url URL] [--db-port N] [--api-port N] [--host H]
+const usage = `usage: npm start -- [--reset] [--data-dir DIR | --memory | --database-url URL [--read-url URL]] [--db-port N] [--api-port N] [--host H]
   (npm keeps flags written before -- for itself: npm start -- --reset)`;
 
 runMain(async () => {
@@ -39,9 +39,13 @@ runMain(async () => {
       'api-port': { type: 'string' },
       host: { type: 'string' },
       'database-url': { type: 'string' },
+      'read-url': { type: 'string' },
     },
   });
   const databaseUrl = stringOpt(values, 'database-url');
+  // A read replica of that server: --read-url, or SUPABASE_DB_URL_READ (the functions' own variable).
+  const readUrl = stringOpt(values, 'read-url') ?? (process.env.SUPABASE_DB_URL_READ || undefined);
+  if (readUrl && !databaseUrl) throw new UsageError('--read-url (SUPABASE_DB_URL_READ) is a replica of a real server: give that server with --database-url too (the embedded database has no replicas).', usage);
   const clash = (['memory', 'data-dir', 'reset', 'db-port'] as const).filter((f) => values[f] !== undefined);
   if (databaseUrl && clash.length) throw new UsageError(`--database-url serves an existing server; drop --${clash.join(', --')}.`, usage);
   if (values.memory === true && values['data-dir'] !== undefined) throw new UsageError('--memory and --data-dir exclude each other', usage);
@@ -53,6 +57,7 @@ runMain(async () => {
   const apiPort = intOpt(values, 'api-port', 54321, 0);
   const stack = await startStack({
     ...(databaseUrl ? { databaseUrl } : {}),
+    ...(readUrl ? { readUrl } : {}),
     dataDir,
     reset: values.reset === true,
     dbPort,
@@ -72,7 +77,8 @@ Started advanced-json-chat local stack in ${stack.startupMs} ms (first 200 from 
          API URL: ${stack.apiUrl}
    Functions URL: ${stack.functionsUrl}/<name>   (${stack.functions.join(', ')})
           DB URL: ${stack.dbUrl}
-        Database: ${databaseUrl ? 'the server at DB URL (each function keeps its own connection pool)' : dataDir === null ? 'in memory (gone on exit)' : dataDir}
+        Database: ${databaseUrl ? 'the server at DB URL (each function keeps its own connection pool)' : dataDir === null ? 'in memory (gone on exit)' : dataDir}${stack.readUrl ? `
+    Read replica: ${stack.readUrl} (reads go there once it has the caller's writes)` : ''}
       JWT secret: ${stack.jwtSecret}
         anon key: ${stack.anonKey}
 service_role key: ${stack.serviceRoleKey}

@@ -70,6 +70,45 @@ describe.skipIf(!process.env.AJC_TEST_DB_NATIVE)('npm run db:native (the running
     const r = await dbNative(['restart']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/usage: npm run db:native \[-- stop\]/);
+    expect(r.stderr).toMatch(/usage: npm run db:native \[-- --replica \| -- stop\]/);
+    expect((await dbNative(['stop', '--replica'])).code).toBe(2); // stop always stops both
+  });
+
+  it('with --replica also prints DATABASE_URL_REPLICA: a streaming hot standby of that server, the same on every call', async () => {
+    const first = await dbNative(['--replica']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^DATABASE_URL=postgresql:\/\/postgres:postgres@127\.0\.0\.1:\d+\/postgres\nDATABASE_URL_REPLICA=postgresql:\/\/postgres:postgres@127\.0\.0\.1:\d+\/postgres\n$/);
+    expect((await dbNative(['--replica'])).stdout).toBe(first.stdout);
+    const [primaryUrl, replicaUrl] = first.stdout.trim().split('\n').map((l) => l.slice(l.indexOf('=') + 1));
+    expect(primaryUrl).toBe(process.env.AJC_TEST_SERVER_URL);
+    expect(replicaUrl).toBe(process.env.AJC_TEST_REPLICA_URL);
+    expect(replicaUrl).not.toBe(primaryUrl);
+
+    const primary = await openPostgres(primaryUrl!, { max: 1 });
+    const standby = await openPostgres(replicaUrl!, { max: 1 });
+    const table = `ajc_replica_probe_${process.pid}`;
+    try {
+      expect(await standby.query(`select pg_is_in_recovery() as standby, (select status from pg_stat_wal_receiver) as receiver,
+                                          current_setting('hot_standby_feedback') as feedback, current_setting('server_version_num') as version`)).toEqual([
+        { standby: true, receiver: 'streaming', feedback: 'on', version: expect.stringMatching(/^15\d{4}$/) },
+      ]);
+      // The primary streams to it through the slot that keeps the WAL it has not received.
+      expect(await primary.query(`select r.state, s.slot_name::text, s.active from pg_stat_replication r join pg_replication_slots s on s.active_pid = r.pid
+                                   where r.application_name = 'ajc_replica'`)).toEqual([{ state: 'streaming', slot_name: 'ajc_replica', active: true }]);
+      // A committed row arrives; the standby refuses writes of its own.
+      await primary.exec(`create table public.${table} (v int); insert into public.${table} values (42);`);
+      let seen: unknown[] = [];
+      // (up to 30 s: test/e2e/replica.test.ts may have replay paused for a moment in the other worker)
+      for (let i = 0; i < 1500 && !seen.length; i++) {
+        seen = await standby.query(`select v from public.${table}`).catch(() => []);
+        if (!seen.length) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(seen).toEqual([{ v: 42 }]);
+      await expect(standby.query(`insert into public.${table} values (1)`)).rejects.toMatchObject({ code: '25006' });
+    } finally {
+      await primary.exec(`drop table if exists public.${table}`).catch(() => {});
+      await primary.close();
+      await standby.close();
+    }
   });
 });

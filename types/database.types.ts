@@ -965,6 +965,20 @@ export type Database = {
         }
         Returns: number
       }
+      replica_lag: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          replay_lag_bytes: number
+          replay_lag_seconds: number
+          replica: string
+          sent_lag_bytes: number
+          slot_name: string
+          slot_retained_bytes: number
+          state: string
+          sync_state: string
+          wal_status: string
+        }[]
+      }
       restore_state_checkpoint: {
         Args: {
           p_checkpoint_id: string

@@ -6,6 +6,10 @@
  *   const { message } = await chat.sendMessage({ role: 'user', content: 'hi' })
  *
  * Every method resolves with the documented body or throws `ChatApiError` (status, code, message).
+ *
+ * Read your own writes: where the API reads from a replica, every write answers with `X-Commit-LSN`, and
+ * this client sends the latest one back as `X-Read-After-LSN` on every later call, so its reads wait for
+ * (or skip) a replica that has not replayed its writes yet — whichever function instance serves them.
  */
 import { createClient, FunctionsFetchError, FunctionsHttpError, FunctionsRelayError, type SupabaseClient } from '@supabase/supabase-js';
 import type * as T from './types.ts';
@@ -33,7 +37,23 @@ function query(params: object): string {
   return s ? `?${s}` : '';
 }
 
+/** `X/Y` WAL positions as numbers, to keep the latest; null for anything else. */
+function lsnValue(text: string): bigint | null {
+  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text);
+  return m ? (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`) : null;
+}
+
+export interface ChatClientOptions {
+  /**
+   * A write position to start from (an `X-Commit-LSN` this user's session got elsewhere, e.g. from the
+   * server that rendered the page, or `readAfterLsn` of another client): reads wait for it too.
+   */
+  readAfterLsn?: string | null;
+}
+
 export interface ChatClient {
+  /** The latest `X-Commit-LSN` this client has seen (sent as `X-Read-After-LSN`), or null before any write. */
+  readonly readAfterLsn: string | null;
   sendMessage(req: T.SendMessageRequest): Promise<{ message: T.Message }>;
   listMessages(req: T.ListMessagesRequest): Promise<T.MessagePage>;
   editMessage(id: string, req: { content: string | T.MessageContent; metadata?: T.JsonObject }): Promise<{ message: T.Message }>;
@@ -62,13 +82,23 @@ export interface ChatClient {
   call<R>(method: Method, path: string, body?: unknown): Promise<R>;
 }
 
-export function createChatClient(supabase: SupabaseClient): ChatClient {
+export function createChatClient(supabase: SupabaseClient, opts: ChatClientOptions = {}): ChatClient {
+  let readAfter: string | null = null;
+  const observe = (lsn: string | null | undefined) => {
+    const v = lsn ? lsnValue(lsn.trim()) : null;
+    if (v !== null && (readAfter === null || v > lsnValue(readAfter)!)) readAfter = lsn!.trim();
+  };
+  observe(opts.readAfterLsn);
   async function call<R>(method: Method, path: string, body?: unknown): Promise<R> {
-    const { data, error } = await supabase.functions.invoke(path, {
+    const { data, error, response } = await supabase.functions.invoke(path, {
       method,
       ...(body !== undefined ? { body: body as Record<string, unknown> } : {}),
+      ...(readAfter ? { headers: { 'X-Read-After-LSN': readAfter } } : {}),
     });
-    if (!error) return (data === '' ? undefined : data) as R;
+    if (!error) {
+      observe(response?.headers.get('x-commit-lsn'));
+      return (data === '' ? undefined : data) as R;
+    }
     if (error instanceof FunctionsHttpError) {
       const res = error.context as Response;
       let parsed: Partial<T.ApiErrorBody> | null = null;
@@ -85,6 +115,9 @@ export function createChatClient(supabase: SupabaseClient): ChatClient {
   }
   const id = (s: string) => encodeURIComponent(s);
   return {
+    get readAfterLsn() {
+      return readAfter;
+    },
     call,
     sendMessage: (req) => call('POST', 'messages', req),
     listMessages: (req) => call('GET', `messages${query(req)}`),

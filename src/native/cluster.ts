@@ -18,10 +18,10 @@ import { ensureInstalled, isRoot, pgBinDir, PG_MAJOR, run, type Log } from './pr
 export { NativeUnavailableError } from './provision.ts';
 
 /** The superuser and its password (like `supabase start`'s local database). */
-const SUPERUSER = 'postgres';
-const PASSWORD = 'postgres';
+export const SUPERUSER = 'postgres';
+export const PASSWORD = 'postgres';
 /** Our settings, rewritten at every start (so a changed setting applies on the next one). */
-const SETTINGS_FILE = 'advanced-json-chat.conf';
+export const SETTINGS_FILE = 'advanced-json-chat.conf';
 
 export const nativeDataDir = (root: string) => join(root, '.data', `pg${PG_MAJOR}`);
 
@@ -42,7 +42,7 @@ export const urlFor = (port: number, database = 'postgres') =>
  * preloaded (its jobs run in `postgres`, through background workers rather than libpq logins), UTC, and a
  * search_path that reaches the `extensions` schema. WAL settings already allow a streaming standby.
  */
-function settings(port: number): string {
+export function settings(port: number): string {
   return [
     '# Written by `npm run db:native` at every start; edit src/native/cluster.ts instead.',
     `port = ${port}`,
@@ -57,8 +57,12 @@ function settings(port: number): string {
     "timezone = 'UTC'",
     "log_timezone = 'UTC'",
     "password_encryption = 'scram-sha-256'",
+    // Streaming replication (`npm run db:native -- --replica`, src/native/replica.ts): the standby holds a
+    // physical slot so the primary keeps the WAL it has not received yet, but never more than this — past
+    // it the slot is invalidated and the next `--replica` start rebuilds the standby from a fresh base backup.
     'wal_level = replica',
     'max_wal_senders = 10',
+    "max_slot_wal_keep_size = '2GB'",
     'hot_standby = on',
     // IVFFlat builds on the memory table want more than the 64MB default (Supabase gives ≥ 64MB too).
     "maintenance_work_mem = '256MB'",
@@ -66,13 +70,13 @@ function settings(port: number): string {
   ].join('\n');
 }
 
-interface Pid {
+export interface Pid {
   pid: number;
   port: number;
   status: string;
 }
 
-function readPidFile(dataDir: string): Pid | null {
+export function readPidFile(dataDir: string): Pid | null {
   const f = join(dataDir, 'postmaster.pid');
   if (!existsSync(f)) return null;
   const lines = readFileSync(f, 'utf8').split('\n');
@@ -104,14 +108,14 @@ function asServer(bin: string, args: string[]): [string, string[]] {
   return isRoot() ? ['runuser', ['-u', SUPERUSER, '--', path, ...args]] : [path, args];
 }
 
-async function serverRun(bin: string, args: string[], log: Log): Promise<string> {
+export async function serverRun(bin: string, args: string[], log: Log): Promise<string> {
   const [cmd, argv] = asServer(bin, args);
   const r = await run(cmd, argv, { log, quiet: true });
   if (r.code !== 0) throw new Error(`${bin} ${args.join(' ')} failed (exit ${r.code}):\n${r.out.trim()}`);
   return r.out;
 }
 
-async function portFree(port: number): Promise<boolean> {
+export async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.once('error', () => resolve(false));
@@ -119,7 +123,7 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function anyFreePort(): Promise<number> {
+export async function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -131,14 +135,14 @@ async function anyFreePort(): Promise<number> {
   });
 }
 
-function rememberedPort(dataDir: string): number | null {
+export function rememberedPort(dataDir: string): number | null {
   const f = join(dataDir, SETTINGS_FILE);
   if (!existsSync(f)) return null;
   const m = /^port = (\d+)$/m.exec(readFileSync(f, 'utf8'));
   return m ? Number(m[1]) : null;
 }
 
-async function ownFile(path: string, mode: number) {
+export async function ownFile(path: string, mode: number) {
   const user = serverUser();
   if (user) await chown(path, user.uid, user.gid);
   await chmod(path, mode);
@@ -184,6 +188,28 @@ async function probe(url: string): Promise<string[]> {
   }
 }
 
+/**
+ * A running server whose settings file is older than this code's (e.g. before the replication settings)
+ * gets the new file and a reload, so settings that a reload applies take effect without a restart; the
+ * others are named.
+ */
+export async function refreshSettings(dataDir: string, port: number, url: string, log: Log, text = settings(port)): Promise<void> {
+  const path = join(dataDir, SETTINGS_FILE);
+  if (existsSync(path) && readFileSync(path, 'utf8') === text) return;
+  await writeFile(path, text);
+  await ownFile(path, 0o600);
+  const sql = postgres(url, { max: 1, connect_timeout: 10, onnotice: () => {}, idle_timeout: 1 });
+  try {
+    await sql`select pg_reload_conf()`;
+    // pending_restart is set by the postmaster's reload, which the backend sees on its next statement.
+    await new Promise((r) => setTimeout(r, 200));
+    const pending = await sql<{ name: string }[]>`select name from pg_settings where pending_restart order by 1`;
+    log(`settings updated and reloaded${pending.length ? `; restart (npm run db:native -- stop, then start) to apply ${pending.map((p) => p.name).join(', ')}` : ''}`);
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
 /** Installs (when needed), creates (when needed) and starts (when stopped) the cluster; returns its URL. */
 export async function ensureNativeCluster(opts: { root: string; log: Log; dataDir?: string }): Promise<NativeCluster> {
   const { log } = opts;
@@ -201,6 +227,7 @@ export async function ensureNativeCluster(opts: { root: string; log: Log; dataDi
   if (running && running.status === 'ready') {
     const url = urlFor(running.port);
     await probe(url);
+    await refreshSettings(dataDir, running.port, url, log);
     return { url, port: running.port, dataDir, wasRunning: true };
   }
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await initCluster(dataDir, log);

@@ -29,6 +29,11 @@ export interface StackOptions {
    * `dbPort` do not apply.
    */
   databaseUrl?: string;
+  /**
+   * A read replica of that server (`SUPABASE_DB_URL_READ` for the functions): reads go there once it has
+   * replayed the caller's writes, and to the primary whenever it is down or behind.
+   */
+  readUrl?: string;
   /** Data directory of the embedded database; `null` for an in-memory one (tests). Default `.data/db`. */
   dataDir?: string | null;
   /** Delete the data directory first and migrate from scratch. */
@@ -52,6 +57,8 @@ export interface Stack {
   apiUrl: string;
   functionsUrl: string;
   dbUrl: string;
+  /** The read replica the functions read from, if any. */
+  readUrl: string | null;
   dbPort: number;
   apiPort: number;
   jwtSecret: string;
@@ -63,6 +70,23 @@ export interface Stack {
   /** Milliseconds from the call to every function accepting requests. */
   startupMs: number;
   stop(): Promise<void>;
+}
+
+/** One line on what the read URL is right now; the functions cope with whatever it becomes later. */
+async function describeReplica(readUrl: string, log: (line: string) => void): Promise<void> {
+  let replica: Db | undefined;
+  try {
+    replica = await openPostgres(readUrl, { max: 1 });
+    const [r] = await replica.query<{ standby: boolean; lag: string | null }>(
+      `select pg_is_in_recovery() as standby,
+              case when pg_is_in_recovery() then (extract(epoch from now() - pg_last_xact_replay_timestamp()) * 1000)::bigint::text end as lag`,
+    );
+    log(r!.standby ? `reads: a hot standby (last replayed commit ${r!.lag ?? '?'} ms ago)` : 'reads: the read URL is not a standby (reads still work; nothing is offloaded)');
+  } catch (e) {
+    log(`reads: the read URL does not answer yet (${(e as Error).message}); reads go to the primary until it does`);
+  } finally {
+    await replica?.close().catch(() => {});
+  }
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -117,6 +141,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       env: (apiUrl) => ({
         SUPABASE_URL: apiUrl,
         SUPABASE_DB_URL: dbUrl,
+        ...(opts.readUrl ? { SUPABASE_DB_URL_READ: opts.readUrl } : {}),
         SUPABASE_JWT_SECRET: jwtSecret,
         SUPABASE_ANON_KEY: anonKey,
         SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
@@ -139,6 +164,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         const r = await migrate(db, { log });
         if (r.applied.length) log(`applied ${r.applied.length} migration(s)`);
         if (fresh && opts.seed !== false && (await applySeed(db))) log('applied supabase/seed.sql');
+        if (opts.readUrl) await describeReplica(opts.readUrl, log);
         return db;
       }
       if (dataDir === null) {
@@ -173,6 +199,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       apiUrl: fns.url,
       functionsUrl: `${fns.url}/functions/v1`,
       dbUrl,
+      readUrl: opts.readUrl ?? null,
       dbPort,
       apiPort: fns.port,
       jwtSecret,

@@ -2,10 +2,11 @@
 --
 -- Purpose : the periodic jobs (memory decay, sweeps of expired memories and old snapshots, IVFFlat rebuild
 --           sized to the data, session-metric repair) and the monitoring queries (table sizes, index usage,
---           integrity / orphan checks), callable from psql, pg_cron or an edge function with the service key.
+--           integrity / orphan checks, read-replica lag), callable from psql, pg_cron or an edge function with
+--           the service key.
 -- Objects : functions public.decay_agent_memories, public.sweep_expired_memories, public.sweep_old_snapshots,
 --           public.rebuild_agent_memory_index, public.recompute_session_metrics, public.chat_schema_table_sizes,
---           public.chat_schema_index_usage, public.check_chat_schema_integrity.
+--           public.chat_schema_index_usage, public.check_chat_schema_integrity, public.replica_lag.
 -- Locks   : none beyond creating functions. (rebuild_agent_memory_index, when CALLED, blocks writes to
 --           agent_memories while it builds — see its comment.)
 -- Rollback: supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql (whole v2 family).
@@ -478,3 +479,65 @@ $$;
 
 revoke execute on function public.check_chat_schema_integrity() from public, anon, authenticated;
 grant execute on function public.check_chat_schema_integrity() to service_role;
+
+/**
+ * Lag of every standby of this server, most behind first — for operators, and for a backfill that slows
+ * down while read replicas fall behind: `select max(replay_lag_bytes), max(replay_lag_seconds) from
+ * public.replica_lag();` (null = unknown: treat as behind). On PGlite, or a server without standbys, no
+ * rows; on a standby itself no rows either (ask the primary, or there `now() - pg_last_xact_replay_timestamp()`).
+ *  - replica: the standby's application_name (its cluster_name, or the name in its primary_conninfo; on
+ *    hosted Supabase the replica's identifier), or the slot name when no standby is connected to the slot;
+ *  - state: walsender state (startup | catchup | streaming | backup | stopping), 'disconnected' for a slot
+ *    whose standby is not connected;
+ *  - sent_lag_bytes: WAL written here and not yet sent; replay_lag_bytes: written here and not yet replayed
+ *    there (for a disconnected slot: WAL since its restart point) — the number a throttle should watch;
+ *  - replay_lag_seconds: PostgreSQL's replay_lag — how long the standby took to replay what it last
+ *    confirmed — 0 when it has replayed everything or has not reported a sample since it was last caught up
+ *    (replay_lag_bytes is the number that cannot lag behind itself);
+ *  - slot_retained_bytes, wal_status: WAL the standby's slot keeps on this server and whether it is still
+ *    within max_slot_wal_keep_size ('reserved' / 'extended' / 'unreserved' / 'lost' — lost means that standby
+ *    needs a new base backup).
+ * The byte and time columns need the statistics privilege (pg_read_all_stats) of this function's owner
+ * (security definer: service_role gets the numbers without being granted the role): where the owner lacks
+ * it they are null — unknown, which a throttle must treat as "behind". Nothing here exposes user data.
+ */
+create function public.replica_lag()
+returns table (
+  replica text,
+  state text,
+  sync_state text,
+  sent_lag_bytes bigint,
+  replay_lag_bytes bigint,
+  replay_lag_seconds double precision,
+  slot_name text,
+  slot_retained_bytes bigint,
+  wal_status text
+)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(r.application_name, s.slot_name::text) as replica,
+         coalesce(r.state, case when s.slot_name is not null then 'disconnected' end) as state,
+         r.sync_state,
+         pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.sent_lsn)::bigint as sent_lag_bytes,
+         pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), coalesce(r.replay_lsn, s.restart_lsn))::bigint
+           as replay_lag_bytes,
+         case when r.replay_lsn is null then null
+              when r.replay_lsn >= pg_catalog.pg_current_wal_lsn() then 0::double precision
+              else coalesce(extract(epoch from r.replay_lag)::double precision, 0) end as replay_lag_seconds,
+         s.slot_name::text,
+         pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn)::bigint as slot_retained_bytes,
+         s.wal_status
+    from pg_catalog.pg_stat_replication r
+    full join (select * from pg_catalog.pg_replication_slots where slot_type = 'physical') s on s.active_pid = r.pid
+   where not pg_catalog.pg_is_in_recovery()
+   order by 5 desc nulls first, 1
+$$;
+
+comment on function public.replica_lag() is
+  'Lag of every standby (and idle physical slot) of this server in bytes and seconds, most behind first; null numbers = not visible to the owner (grant pg_read_all_stats).';
+
+revoke execute on function public.replica_lag() from public, anon, authenticated;
+grant execute on function public.replica_lag() to service_role;

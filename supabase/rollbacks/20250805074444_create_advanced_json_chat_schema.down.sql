@@ -206,6 +206,7 @@ end
 $$;
 
 -- 20250805074447: maintenance, health and integrity functions.
+drop function if exists public.replica_lag();
 drop function if exists public.check_chat_schema_integrity();
 drop function if exists public.chat_schema_index_usage();
 drop function if exists public.chat_schema_table_sizes();
@@ -287,7 +288,8 @@ begin
         'match_agent_memories', 'record_agent_memory_access', 'save_agent_state', 'create_state_checkpoint',
         'restore_state_checkpoint', 'prune_state_checkpoints', 'decay_agent_memories', 'sweep_expired_memories',
         'sweep_old_snapshots', 'rebuild_agent_memory_index', 'recompute_session_metrics', 'chat_schema_table_sizes',
-        'chat_schema_index_usage', 'check_chat_schema_integrity', 'schedule_maintenance_jobs', 'unschedule_maintenance_jobs'
+        'chat_schema_index_usage', 'check_chat_schema_integrity', 'replica_lag', 'schedule_maintenance_jobs',
+        'unschedule_maintenance_jobs'
       ])
   ) x;
   if v_left is not null then

@@ -20,6 +20,7 @@ begin
 end
 $$;
 
+drop function public.replica_lag();
 drop function public.check_chat_schema_integrity();
 drop function public.chat_schema_index_usage();
 drop function public.chat_schema_table_sizes();

@@ -9,7 +9,7 @@
  */
 import { openPostgres, type Db } from '../../src/db/engine.ts';
 import { startStack, type Stack, type StackOptions } from '../../src/stack/index.ts';
-import { onNative, openMigrated } from '../helpers/db.ts';
+import { onNative, openMigrated, replicaCaughtUp, replicaUrl } from '../helpers/db.ts';
 import { signUserToken } from '../../src/stack/keys.ts';
 import { connectChat, type ChatClient } from '../../src/client/index.ts';
 
@@ -19,9 +19,20 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startTestStack(opts: Pick<StackOptions, 'functions' | 'functionEnv'> = {}): Promise<TestStack> {
+export async function startTestStack(
+  opts: Pick<StackOptions, 'functions' | 'functionEnv' | 'readUrl'> & {
+    /** Native lane with its replica: the functions read from this database on the hot standby. */
+    replica?: boolean;
+  } = {},
+): Promise<TestStack> {
   // Native lane: a database of its own on the server (dropped on stop). PGlite: the stack's in-memory one.
   const own = onNative ? await openMigrated() : null;
+  const { replica, ...stackOpts } = opts;
+  if (replica) {
+    if (!own) throw new Error('startTestStack({ replica: true }) needs the native lane with its replica (npm run test:native).');
+    stackOpts.readUrl = replicaUrl(own);
+    await replicaCaughtUp(own); // the cloned database exists on the standby before the functions read there
+  }
   const log = (l: string) => {
     if (process.env.DEBUG) console.log(l);
   };
@@ -30,8 +41,8 @@ export async function startTestStack(opts: Pick<StackOptions, 'functions' | 'fun
     // The functions' 5 s request deadline is production's; on a loaded 2-core CI machine a burst of 100
     // requests through PGlite's one session can take longer than that. deadlines.test.ts tests the deadline
     // with its own short value; the other files test behaviour, so their stacks get a roomy one.
-    const functionEnv = { REQUEST_TIMEOUT_MS: '30000', ...opts.functionEnv };
-    stack = await startStack({ ...opts, functionEnv, ...(own ? { databaseUrl: own.url! } : { dataDir: null, dbPort: 0 }), apiPort: 0, log });
+    const functionEnv = { REQUEST_TIMEOUT_MS: '30000', ...stackOpts.functionEnv };
+    stack = await startStack({ ...stackOpts, functionEnv, ...(own ? { databaseUrl: own.url! } : { dataDir: null, dbPort: 0 }), apiPort: 0, log });
   } catch (e) {
     await own?.close();
     throw e;

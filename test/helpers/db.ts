@@ -9,13 +9,19 @@
 import { openPostgres, type Db, type Queryable } from '../../src/db/engine.ts';
 import { openMigrated as openPGliteMigrated } from '../../src/db/template.ts';
 import { openEmbedded } from '../../src/db/engine.ts';
-import { createScratchDatabase, ensureServerTemplate } from '../../src/db/server-template.ts';
+import { createScratchDatabase, databaseUrl, ensureServerTemplate } from '../../src/db/server-template.ts';
 import { serveSocket } from '../../src/db/socket.ts';
+import { fenceFromInsertLsn, formatLsn, parseLsn } from '../../supabase/functions/_shared/lsn.ts';
 
 /** Superuser URL of the server the native lane runs on; undefined on the PGlite lane. */
 export const testServerUrl: string | undefined = process.env.AJC_TEST_SERVER_URL || undefined;
 export const engine: 'pglite' | 'native' = testServerUrl ? 'native' : 'pglite';
 export const onNative = engine === 'native';
+/**
+ * Superuser URL of a streaming hot standby of that server (`npm run test:native` starts one with
+ * `db:native -- --replica`); undefined on PGlite or when `test:native --database-url` got no --replica-url.
+ */
+export const testReplicaUrl: string | undefined = (testServerUrl && process.env.AJC_TEST_REPLICA_URL) || undefined;
 
 /** Prefix of every database this test run creates (global teardown drops leftovers). */
 export const scratchPrefix = `ajc_t_${process.env.AJC_TEST_RUN_ID ?? 'local'}_`;
@@ -73,6 +79,34 @@ export async function openSession(db: Db, opts: { max?: number } = {}): Promise<
 export async function serveDb(db: Db): Promise<{ url: string; stop(): Promise<void> }> {
   if (db.url) return { url: db.url, stop: async () => {} };
   return serveSocket(db.pglite!);
+}
+
+/** The same database as `db` on the hot standby (streaming replication copies every database). */
+export function replicaUrl(db: Db): string {
+  if (!testReplicaUrl || !db.url) throw new Error('replicaUrl needs the native lane with its replica (npm run test:native).');
+  return databaseUrl(testReplicaUrl, decodeURIComponent(new URL(db.url).pathname.slice(1)));
+}
+
+/**
+ * Until the standby has replayed everything the primary had inserted into its WAL when this was called (so a
+ * database just cloned, and rows just committed — and the X-Commit-LSN fences handed out for them — are
+ * there). Throws when replay does not get there in time.
+ */
+export async function replicaCaughtUp(db: Db, timeoutMs = 30_000): Promise<void> {
+  const [inserted] = await db.query<{ lsn: string }>(`select pg_current_wal_insert_lsn()::text as lsn`);
+  const p = { lsn: formatLsn(fenceFromInsertLsn(parseLsn(inserted!.lsn)!)) };
+  const standby = await openPostgres(databaseUrl(testReplicaUrl!, 'postgres'), { max: 1 });
+  try {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const [r] = await standby.query<{ ok: boolean; at: string }>(`select pg_last_wal_replay_lsn() >= $1::text::pg_lsn as ok, pg_last_wal_replay_lsn()::text as at`, [p.lsn]);
+      if (r!.ok) return;
+      if (Date.now() > until) throw new Error(`the standby replayed up to ${r!.at}, not ${p.lsn}, within ${timeoutMs} ms`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  } finally {
+    await standby.close();
+  }
 }
 
 /** Creates an auth user (as postgres, the way Supabase Auth would) and returns its id. */

@@ -24,6 +24,7 @@ const DEFINERS = new Set([
   'chat_messages_v2_after_delete_metrics',
   'agent_states_before_insert', // retires the previous current row; users cannot update agent_states
   'rebuild_agent_memory_index', // only the table owner may create / drop its indexes
+  'replica_lag', // replication statistics are visible to pg_read_all_stats (the owner), not to service_role
 ]);
 
 describe('conventions', () => {

@@ -277,6 +277,7 @@ describe('column privileges under RLS', () => {
     const maintenance = [
       'decay_agent_memories', 'sweep_expired_memories', 'sweep_old_snapshots', 'rebuild_agent_memory_index',
       'recompute_session_metrics', 'chat_schema_table_sizes', 'chat_schema_index_usage', 'check_chat_schema_integrity',
+      'replica_lag',
     ];
     const byName = new Map(rows.map((r) => [r.proname, r]));
     for (const r of rows) {

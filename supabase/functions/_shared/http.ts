@@ -12,11 +12,12 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 export const corsHeaders: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Headers': 'authorization, x-client-info, apikey, content-type, x-region',
+  'Access-Control-Allow-Headers': 'authorization, x-client-info, apikey, content-type, x-region, x-read-after-lsn',
   'Access-Control-Allow-Methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
   'Access-Control-Max-Age': '86400',
-  // Browsers hide response headers from scripts unless listed: a 503's Retry-After must be readable.
-  'Access-Control-Expose-Headers': 'Retry-After',
+  // Browsers hide response headers from scripts unless listed: a 503's Retry-After must be readable, and
+  // so must a write's X-Commit-LSN (sent back as X-Read-After-LSN: reads see that write, see db.ts).
+  'Access-Control-Expose-Headers': 'Retry-After, X-Commit-LSN',
 };
 
 /** An error with its HTTP status and a stable machine-readable code. */

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { authenticate, requireUserOrService, type Caller } from '../_shared/auth.ts';
-import { asCaller, type Tx } from '../_shared/db.ts';
+import { asCaller, asReader, type Tx } from '../_shared/db.ts';
 import { HttpError, handler, json, notFound, readJson } from '../_shared/http.ts';
 import { visibleAgent, visibleSession } from '../_shared/owner.ts';
 import { decodeVersionCursor, encodeVersionCursor, jsonObject, limitParam, parseQuery, pathId, timestamp, uuid } from '../_shared/validate.ts';
@@ -77,9 +77,9 @@ async function current(tx: Tx, s: Stream) {
 /** GET without state_type: the most recently saved current state of the agent (in that session, if given). */
 const currentQuery = streamQuery.extend({ state_type: stateType.optional() }).strict();
 
-async function getState(url: URL, caller: Caller): Promise<Response> {
+async function getState(req: Request, url: URL, caller: Caller): Promise<Response> {
   const q = parseQuery(url, currentQuery);
-  return await asCaller(caller, async (tx) => {
+  return await asReader(req, caller, async (tx) => {
     let st: unknown;
     if (q.state_type) {
       st = await current(tx, await resolveStream(tx, caller, { ...q, state_type: q.state_type }));
@@ -114,11 +114,11 @@ async function putState(req: Request, caller: Caller): Promise<Response> {
   });
 }
 
-async function history(url: URL, caller: Caller): Promise<Response> {
+async function history(req: Request, url: URL, caller: Caller): Promise<Response> {
   const q = parseQuery(url, historyQuery);
   const limit = q.limit ?? 50;
   const before = q.before !== undefined ? decodeVersionCursor(q.before) : null;
-  return await asCaller(caller, async (tx) => {
+  return await asReader(req, caller, async (tx) => {
     const s = await resolveStream(tx, caller, q);
     const rows = await tx.unsafe(
       `select ${stateJson} as state from public.agent_states st
@@ -159,9 +159,9 @@ async function createCheckpoint(req: Request, caller: Caller): Promise<Response>
   });
 }
 
-async function listCheckpoints(url: URL, caller: Caller): Promise<Response> {
+async function listCheckpoints(req: Request, url: URL, caller: Caller): Promise<Response> {
   const q = parseQuery(url, checkpointsQuery);
-  return await asCaller(caller, async (tx) => {
+  return await asReader(req, caller, async (tx) => {
     await visibleAgent(tx, caller, q.agent_id);
     // Another user's session answers 404 here as on every other endpoint, not an empty list.
     if (q.session_id) await visibleSession(tx, q.session_id);
@@ -193,10 +193,10 @@ const auth = async (req: Request) => requireUserOrService(await authenticate(req
 
 Deno.serve(
   handler('agent-state', auth, [
-    { method: 'GET', path: '/', handler: ({ url }, c) => getState(url, c) },
+    { method: 'GET', path: '/', handler: ({ req, url }, c) => getState(req, url, c) },
     { method: 'PUT', path: '/', handler: ({ req }, c) => putState(req, c) },
-    { method: 'GET', path: '/history', handler: ({ url }, c) => history(url, c) },
-    { method: 'GET', path: '/checkpoints', handler: ({ url }, c) => listCheckpoints(url, c) },
+    { method: 'GET', path: '/history', handler: ({ req, url }, c) => history(req, url, c) },
+    { method: 'GET', path: '/checkpoints', handler: ({ req, url }, c) => listCheckpoints(req, url, c) },
     { method: 'POST', path: '/checkpoints', handler: ({ req }, c) => createCheckpoint(req, c) },
     { method: 'POST', path: '/checkpoints/:id/restore', handler: ({ req, params }, c) => restore(req, pathId(params), c) },
   ]),

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { authenticate, requireUserOrService, type Caller } from '../_shared/auth.ts';
-import { asCaller } from '../_shared/db.ts';
+import { asCaller, asReader } from '../_shared/db.ts';
 import { HttpError, handler, json, notFound, readJson } from '../_shared/http.ts';
 import { decodeCursor, encodeCursor, jsonObject, limitParam, parseQuery, pathId, uuid } from '../_shared/validate.ts';
 
@@ -50,14 +50,14 @@ async function create(req: Request, caller: Caller): Promise<Response> {
   });
 }
 
-async function list(url: URL, caller: Caller): Promise<Response> {
+async function list(req: Request, url: URL, caller: Caller): Promise<Response> {
   const q = parseQuery(url, listQuery);
   if (q.owner_id && caller.role !== 'service_role') {
     throw new HttpError(403, 'forbidden', 'Only the service role may list agents by owner; you see your own agents without owner_id.');
   }
   const limit = q.limit ?? 50;
   const cursor = q.before !== undefined ? decodeCursor(q.before) : null;
-  return await asCaller(caller, async (tx) => {
+  return await asReader(req, caller, async (tx) => {
     // RLS keeps a user to their own agents; `to_jsonb(a.created_at)` keeps microseconds for the cursor.
     const rows = await tx.unsafe(
       `select to_jsonb(a) as agent, to_jsonb(a.created_at) #>> '{}' as at from public.agents a
@@ -75,8 +75,8 @@ async function list(url: URL, caller: Caller): Promise<Response> {
   });
 }
 
-async function get(id: string, caller: Caller): Promise<Response> {
-  return await asCaller(caller, async (tx) => {
+async function get(req: Request, id: string, caller: Caller): Promise<Response> {
+  return await asReader(req, caller, async (tx) => {
     const [row] = await tx`select to_jsonb(a) as agent from public.agents a where a.id = ${id}`;
     if (!row) throw notFound('Agent');
     return json(200, { agent: row.agent });
@@ -112,8 +112,8 @@ const auth = async (req: Request) => requireUserOrService(await authenticate(req
 Deno.serve(
   handler('agents', auth, [
     { method: 'POST', path: '/', handler: ({ req }, c) => create(req, c) },
-    { method: 'GET', path: '/', handler: ({ url }, c) => list(url, c) },
-    { method: 'GET', path: '/:id', handler: ({ params }, c) => get(pathId(params), c) },
+    { method: 'GET', path: '/', handler: ({ req, url }, c) => list(req, url, c) },
+    { method: 'GET', path: '/:id', handler: ({ req, params }, c) => get(req, pathId(params), c) },
     { method: 'PATCH', path: '/:id', handler: ({ req, params }, c) => update(req, pathId(params), c) },
     { method: 'DELETE', path: '/:id', handler: ({ params }, c) => remove(pathId(params), c) },
   ]),

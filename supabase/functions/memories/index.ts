@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { authenticate, requireUserOrService, type Caller } from '../_shared/auth.ts';
-import { asCaller } from '../_shared/db.ts';
+import { asCaller, asReader } from '../_shared/db.ts';
 import { handler, json, notFound, readJson } from '../_shared/http.ts';
 import { visibleAgent } from '../_shared/owner.ts';
 import { memoryJson } from '../_shared/rows.ts';
@@ -103,7 +103,7 @@ async function store(req: Request, caller: Caller): Promise<Response> {
 
 async function search(req: Request, caller: Caller): Promise<Response> {
   const b = searchBody.parse(await readJson(req));
-  return await asCaller(caller, async (tx) => {
+  return await asReader(req, caller, async (tx) => {
     await visibleAgent(tx, caller, b.agent_id);
     // match_agent_memories: cosine distance on the IVFFlat index, probes sized to the index, exact re-sort.
     const rows = await tx.unsafe(

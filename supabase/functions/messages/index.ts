@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { authenticate, requireUserOrService, type Caller } from '../_shared/auth.ts';
-import { asCaller, type Tx } from '../_shared/db.ts';
+import { asCaller, asReader, type Tx } from '../_shared/db.ts';
 import { HttpError, handler, json, notFound, readJson } from '../_shared/http.ts';
 import { messageJson } from '../_shared/rows.ts';
 import { decodeCursor, encodeCursor, jsonObject, limitParam, parseQuery, pathId, uuid } from '../_shared/validate.ts';
@@ -153,11 +153,11 @@ async function create(req: Request, caller: Caller): Promise<Response> {
   });
 }
 
-async function list(url: URL, caller: Caller): Promise<Response> {
+async function list(req: Request, url: URL, caller: Caller): Promise<Response> {
   const q = parseQuery(url, listQuery);
   const limit = q.limit ?? 50;
   const cursor = q.before !== undefined ? decodeCursor(q.before) : null;
-  return await asCaller(caller, async (tx) => {
+  return await asReader(req, caller, async (tx) => {
     const [conv] = await tx`select id from public.conversation_sessions where id = ${q.conversation_id}`;
     if (!conv) throw notFound('Conversation');
     const rows = await tx.unsafe(
@@ -207,7 +207,7 @@ const auth = async (req: Request) => requireUserOrService(await authenticate(req
 Deno.serve(
   handler('messages', auth, [
     { method: 'POST', path: '/', handler: ({ req }, c) => create(req, c) },
-    { method: 'GET', path: '/', handler: ({ url }, c) => list(url, c) },
+    { method: 'GET', path: '/', handler: ({ req, url }, c) => list(req, url, c) },
     { method: 'PATCH', path: '/:id', handler: ({ req, params }, c) => edit(req, pathId(params), c) },
     { method: 'DELETE', path: '/:id', handler: ({ params }, c) => remove(pathId(params), c) },
   ]),

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { authenticate, requireUserOrService, type Caller } from '../_shared/auth.ts';
-import { asCaller } from '../_shared/db.ts';
+import { asCaller, asReader } from '../_shared/db.ts';
 import { HttpError, handler, json, notFound, readJson } from '../_shared/http.ts';
 import { visibleAgent, visibleSession } from '../_shared/owner.ts';
 import { decodeCursor, encodeCursor, jsonObject, limitParam, parseQuery, pathId, uuid } from '../_shared/validate.ts';
@@ -79,11 +79,11 @@ async function create(req: Request, caller: Caller): Promise<Response> {
   });
 }
 
-async function list(url: URL, caller: Caller): Promise<Response> {
+async function list(req: Request, url: URL, caller: Caller): Promise<Response> {
   const q = parseQuery(url, listQuery);
   const limit = q.limit ?? 50;
   const cursor = q.before !== undefined ? decodeCursor(q.before) : null;
-  return await asCaller(caller, async (tx) => {
+  return await asReader(req, caller, async (tx) => {
     const rows = await tx.unsafe(
       `select to_jsonb(s) as session from public.conversation_sessions s
         where ($1::text::timestamptz is null or (s.created_at, s.id) < ($1::text::timestamptz, $2::uuid))
@@ -97,8 +97,8 @@ async function list(url: URL, caller: Caller): Promise<Response> {
   });
 }
 
-async function get(id: string, caller: Caller): Promise<Response> {
-  return await asCaller(caller, async (tx) => {
+async function get(req: Request, id: string, caller: Caller): Promise<Response> {
+  return await asReader(req, caller, async (tx) => {
     const [row] = await tx`select to_jsonb(s) as session from public.conversation_sessions s where s.id = ${id}`;
     if (!row) throw notFound('Session');
     return json(200, { session: row.session });
@@ -196,9 +196,9 @@ async function snapshot(req: Request, id: string, caller: Caller): Promise<Respo
   });
 }
 
-async function listSnapshots(url: URL, id: string, caller: Caller): Promise<Response> {
+async function listSnapshots(req: Request, url: URL, id: string, caller: Caller): Promise<Response> {
   const q = parseQuery(url, snapshotsQuery);
-  return await asCaller(caller, async (tx) => {
+  return await asReader(req, caller, async (tx) => {
     await visibleSession(tx, id);
     const rows = await tx`
       select to_jsonb(cs) as snapshot from public.context_snapshots cs
@@ -212,10 +212,10 @@ const auth = async (req: Request) => requireUserOrService(await authenticate(req
 Deno.serve(
   handler('sessions', auth, [
     { method: 'POST', path: '/', handler: ({ req }, c) => create(req, c) },
-    { method: 'GET', path: '/', handler: ({ url }, c) => list(url, c) },
-    { method: 'GET', path: '/:id', handler: ({ params }, c) => get(pathId(params), c) },
+    { method: 'GET', path: '/', handler: ({ req, url }, c) => list(req, url, c) },
+    { method: 'GET', path: '/:id', handler: ({ req, params }, c) => get(req, pathId(params), c) },
     { method: 'PATCH', path: '/:id', handler: ({ req, params }, c) => update(req, pathId(params), c) },
     { method: 'POST', path: '/:id/snapshots', handler: ({ req, params }, c) => snapshot(req, pathId(params), c) },
-    { method: 'GET', path: '/:id/snapshots', handler: ({ url, params }, c) => listSnapshots(url, pathId(params), c) },
+    { method: 'GET', path: '/:id/snapshots', handler: ({ req, url, params }, c) => listSnapshots(req, url, pathId(params), c) },
   ]),
 );
