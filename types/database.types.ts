@@ -25,7 +25,7 @@ export type Database = {
           id: string
           importance: number
           last_accessed_at: string | null
-          memory_type: string
+          memory_type: Database["public"]["Enums"]["memory_type"]
           metadata: NonNullable<Json>
           related_memory_ids: string[]
           source_message_id: string | null
@@ -45,7 +45,7 @@ export type Database = {
           id?: string
           importance?: number
           last_accessed_at?: string | null
-          memory_type: string
+          memory_type: Database["public"]["Enums"]["memory_type"]
           metadata?: NonNullable<Json>
           related_memory_ids?: string[]
           source_message_id?: string | null
@@ -64,7 +64,7 @@ export type Database = {
           id?: string
           importance?: number
           last_accessed_at?: string | null
-          memory_type?: string
+          memory_type?: Database["public"]["Enums"]["memory_type"]
           metadata?: NonNullable<Json>
           related_memory_ids?: string[]
           source_message_id?: string | null
@@ -99,7 +99,7 @@ export type Database = {
           session_id: string | null
           state: NonNullable<Json>
           state_hash: string
-          state_type: string
+          state_type: Database["public"]["Enums"]["state_type"]
           user_id: string | null
           version: number
         }
@@ -114,7 +114,7 @@ export type Database = {
           session_id?: string | null
           state: NonNullable<Json>
           state_hash: string
-          state_type: string
+          state_type: Database["public"]["Enums"]["state_type"]
           user_id?: string | null
           version: number
         }
@@ -128,7 +128,7 @@ export type Database = {
           session_id?: string | null
           state?: NonNullable<Json>
           state_hash?: string
-          state_type?: string
+          state_type?: Database["public"]["Enums"]["state_type"]
           user_id?: string | null
           version?: number
         }
@@ -334,7 +334,7 @@ export type Database = {
           legacy_id: number | null
           metadata: NonNullable<Json>
           parent_message_id: string | null
-          role: string
+          role: Database["public"]["Enums"]["message_role"]
           updated_at: string
           user_id: string
           version: number
@@ -351,7 +351,7 @@ export type Database = {
           legacy_id?: number | null
           metadata?: NonNullable<Json>
           parent_message_id?: string | null
-          role: string
+          role: Database["public"]["Enums"]["message_role"]
           updated_at?: string
           user_id?: string
           version?: number
@@ -367,7 +367,7 @@ export type Database = {
           legacy_id?: number | null
           metadata?: NonNullable<Json>
           parent_message_id?: string | null
-          role?: string
+          role?: Database["public"]["Enums"]["message_role"]
           updated_at?: string
           user_id?: string
           version?: number
@@ -550,7 +550,7 @@ export type Database = {
           message_count: number
           metadata: NonNullable<Json>
           session_state: NonNullable<Json>
-          status: string
+          status: Database["public"]["Enums"]["session_status"]
           title: string | null
           token_count: number
           updated_at: string
@@ -565,7 +565,7 @@ export type Database = {
           message_count?: number
           metadata?: NonNullable<Json>
           session_state?: NonNullable<Json>
-          status?: string
+          status?: Database["public"]["Enums"]["session_status"]
           title?: string | null
           token_count?: number
           updated_at?: string
@@ -579,7 +579,7 @@ export type Database = {
           message_count?: number
           metadata?: NonNullable<Json>
           session_state?: NonNullable<Json>
-          status?: string
+          status?: Database["public"]["Enums"]["session_status"]
           title?: string | null
           token_count?: number
           updated_at?: string
@@ -660,7 +660,7 @@ export type Database = {
       state_checkpoints: {
         Row: {
           agent_id: string
-          checkpoint_type: string
+          checkpoint_type: Database["public"]["Enums"]["checkpoint_type"]
           created_at: string
           id: string
           label: string | null
@@ -675,7 +675,7 @@ export type Database = {
         ComputedFields: never
         Insert: {
           agent_id: string
-          checkpoint_type: string
+          checkpoint_type: Database["public"]["Enums"]["checkpoint_type"]
           created_at?: string
           id?: string
           label?: string | null
@@ -689,7 +689,7 @@ export type Database = {
         }
         Update: {
           agent_id?: string
-          checkpoint_type?: string
+          checkpoint_type?: Database["public"]["Enums"]["checkpoint_type"]
           created_at?: string
           id?: string
           label?: string | null
@@ -825,7 +825,7 @@ export type Database = {
         }
         Returns: {
           agent_id: string
-          checkpoint_type: string
+          checkpoint_type: Database["public"]["Enums"]["checkpoint_type"]
           created_at: string
           id: string
           label: string | null
@@ -889,7 +889,7 @@ export type Database = {
           content: string
           id: string
           importance: number
-          memory_type: string
+          memory_type: Database["public"]["Enums"]["memory_type"]
           similarity: number
         }[]
       }
@@ -993,7 +993,7 @@ export type Database = {
           session_id: string | null
           state: NonNullable<Json>
           state_hash: string
-          state_type: string
+          state_type: Database["public"]["Enums"]["state_type"]
           user_id: string | null
           version: number
         }
@@ -1034,7 +1034,7 @@ export type Database = {
           session_id: string | null
           state: NonNullable<Json>
           state_hash: string
-          state_type: string
+          state_type: Database["public"]["Enums"]["state_type"]
           user_id: string | null
           version: number
         }
@@ -1094,7 +1094,11 @@ export type Database = {
       }
     }
     Enums: {
-      [_ in never]: never
+      checkpoint_type: "auto" | "manual" | "pre_migration" | "recovery"
+      memory_type: "episodic" | "semantic" | "procedural" | "working"
+      message_role: "user" | "assistant" | "system" | "tool"
+      session_status: "active" | "idle" | "closed"
+      state_type: "local" | "shared" | "session" | "persistent"
     }
     CompositeTypes: {
       [_ in never]: never
@@ -1221,6 +1225,12 @@ export type CompositeTypes<
 
 export const Constants = {
   public: {
-    Enums: {},
+    Enums: {
+      checkpoint_type: ["auto", "manual", "pre_migration", "recovery"],
+      memory_type: ["episodic", "semantic", "procedural", "working"],
+      message_role: ["user", "assistant", "system", "tool"],
+      session_status: ["active", "idle", "closed"],
+      state_type: ["local", "shared", "session", "persistent"],
+    },
   },
 } as const
