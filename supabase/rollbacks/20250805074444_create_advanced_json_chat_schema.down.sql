@@ -1,5 +1,5 @@
 -- Rollback of schema v2: 20250805074444_create_advanced_json_chat_schema and its companions
--- 20250805074445..20250805074449 (triggers, memory/state API, maintenance functions), plus the data
+-- 20250805074445..20250805074449 (triggers, memory/state API, maintenance functions, write API), plus the data
 -- migration (20250806000000) and the maintenance scheduler (20250809000000) built on them.
 --
 -- Purpose : return the database to the legacy (v1) schema. Legacy tables (agents, chat_messages,
@@ -24,7 +24,7 @@
 -- Hosted Supabase: run this file with psql in one transaction, then tell the CLI:
 --   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction \
 --        -c "set advanced_json_chat.archive = 'on'" -f supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql
---   supabase migration repair --status reverted 20250805074444 20250805074445 20250805074446 20250805074447
+--   supabase migration repair --status reverted 20250805074444 20250805074445 20250805074446 20250805074447 20250805074448
 -- (the script already deletes those rows; repair keeps the CLI's view of the remote history in step).
 
 -- >>> data-migration objects (20250806000000, datamig branch) are removed HERE, before anything below: their
@@ -214,6 +214,13 @@ begin
 end
 $$;
 
+-- 20250805074448: the write API and chat_messages_expanded (they use v2 row types, so they go before the tables).
+drop function if exists public.create_context_snapshot(uuid, uuid, uuid[], integer, uuid[], jsonb, integer, integer, jsonb);
+drop function if exists public.update_conversation_session(uuid, jsonb);
+drop function if exists public.create_conversation_session(uuid, uuid, text, public.session_status, jsonb, jsonb, uuid);
+drop function if exists public.post_chat_message(public.message_role, jsonb, uuid, text, uuid, uuid, jsonb, jsonb, jsonb, text, uuid);
+drop view if exists public.chat_messages_expanded;
+
 -- 20250805074447: maintenance, health and integrity functions.
 drop function if exists public.replica_lag();
 drop function if exists public.check_chat_schema_integrity();
@@ -259,9 +266,10 @@ drop function if exists public.chat_messages_v2_before_update();
 drop function if exists public.message_tokens(jsonb);
 drop function if exists public.set_updated_at();
 
--- 20250805074444: the CHECK helper (after chat_messages_v2, whose constraint used it).
+-- 20250805074444: the CHECK and RLS helpers (after the tables whose constraint and policies used them).
 drop function if exists public.is_valid_message_content(jsonb);
 drop function if exists chat_private.is_valid_message_content(jsonb);
+drop function if exists chat_private.owns_message(uuid);
 drop schema if exists chat_private;
 
 -- 20250805074444: the vocabularies (after the tables and functions that use them).
@@ -289,7 +297,7 @@ begin
       and (c.relname like any (array[
         'conversation\_sessions%', 'chat\_messages\_v2%', 'chat\_message\_revisions%', 'chat\_message\_attachments%',
         'chat\_tool\_calls%', 'agent\_memories%', 'agent\_states%', 'context\_snapshots%', 'state\_checkpoints%',
-        'policy\_events%'
+        'policy\_events%', 'chat\_messages\_expanded'
       ]))
     union all
     select 'type public.' || t.typname
@@ -310,7 +318,8 @@ begin
         'restore_state_checkpoint', 'prune_state_checkpoints', 'decay_agent_memories', 'sweep_expired_memories',
         'sweep_old_snapshots', 'rebuild_agent_memory_index', 'recompute_session_metrics', 'chat_schema_table_sizes',
         'chat_schema_index_usage', 'check_chat_schema_integrity', 'replica_lag', 'schedule_maintenance_jobs',
-        'unschedule_maintenance_jobs'
+        'unschedule_maintenance_jobs', 'post_chat_message', 'create_conversation_session',
+        'update_conversation_session', 'create_context_snapshot'
       ])
   ) x;
   if v_left is not null then
