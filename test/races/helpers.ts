@@ -107,3 +107,32 @@ export async function asUser<T>(s: Db, sub: string, fn: (tx: Queryable) => Promi
     return fn(tx);
   });
 }
+
+/**
+ * A transaction on `s` that stays open across awaits until `commit()` or `rollback()` — the "session A:
+ * begin; …" half of a race, while the test drives other sessions.
+ */
+export async function heldTransaction(s: Db): Promise<{ tx: Queryable; commit(): Promise<void>; rollback(): Promise<void> }> {
+  let finish!: (commit: boolean) => void;
+  const decided = new Promise<boolean>((r) => (finish = r));
+  let opened!: (tx: Queryable) => void;
+  const tx = new Promise<Queryable>((r) => (opened = r));
+  const done = s.transaction(async (t) => {
+    opened(t);
+    if (!(await decided)) throw new RolledBack();
+  }).catch((e: unknown) => {
+    if (!(e instanceof RolledBack)) throw e;
+  });
+  return {
+    tx: await tx,
+    commit: async () => {
+      finish(true);
+      await done;
+    },
+    rollback: async () => {
+      finish(false);
+      await done;
+    },
+  };
+}
+class RolledBack extends Error {}
