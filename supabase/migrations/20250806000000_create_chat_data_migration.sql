@@ -628,6 +628,8 @@ declare
   n integer;
   last_id bigint;
   batch_phase text;
+  fresh bigint[];
+  mirrored integer := 0;
 begin
   if batch_size is null or batch_size < 1 then
     raise exception 'batch_size must be a positive integer, got %', batch_size
@@ -707,7 +709,19 @@ begin
     return 0;
   end if;
 
-  select * into res from chat_migration.copy_messages_safely(ids);
+  -- dual_write: a row that already has a live v2 twin was mirrored, and the triggers keep the two in sync.
+  -- Copying it again would wait for the v2 row while holding the legacy row — the reverse of a v2 writer, who
+  -- holds the v2 row while its mirror waits for the legacy one: a deadlock (40P01, found by
+  -- test/races/dual-write-writers.test.ts on PostgreSQL 15). So the backfill only creates missing twins.
+  fresh := ids;
+  if (select x.mode from chat_migration.mode x) = 'dual_write' then
+    select coalesce(array_agg(i order by i) filter (where v.id is null), '{}'), count(v.id)
+      into fresh, mirrored
+      from unnest(ids) as i
+      left join public.chat_messages_v2 v on v.legacy_id = i and v.deleted_at is null;
+  end if;
+  select * into res from chat_migration.copy_messages_safely(fresh);
+  res.migrated := res.migrated + mirrored;
   last_id := ids[n];
 
   update chat_migration.runs

@@ -8,10 +8,12 @@
  * (chat_migration.mirroring), the batch's `for no key update` row locks, the ordered session-row locks of
  * the metrics triggers.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db, Queryable } from '../../src/db/engine.ts';
 import { onNative, openMigrated } from '../helpers/db.ts';
-import { asUser, budget, rng, seedOwners, sessions, sqlState, verifyFailures, type Owner } from './helpers.ts';
+import {
+  asUser, backendPid, budget, heldTransaction, rng, seedOwners, sessions, sqlState, verifyFailures, waitUntilBlocked, type Owner,
+} from './helpers.ts';
 
 const WRITERS = 8;
 const MIN_OPS_PER_WRITER = 30;
@@ -23,10 +25,10 @@ const DELETED = null;
 // is tested in test/datamig/modes.test.ts on both lanes).
 describe.skipIf(!onNative)('dual_write: writers on both sides during a backfill', () => {
   let db: Db;
-  beforeAll(async () => {
+  beforeEach(async () => {
     db = await openMigrated();
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await db?.close();
   });
 
@@ -190,5 +192,38 @@ describe.skipIf(!onNative)('dual_write: writers on both sides during a backfill'
     expect(await verifyFailures(db)).toEqual({});
     // the metrics the triggers kept equal a recount
     expect(await db.query(`select check_name, problem_count::int from public.check_chat_schema_integrity() where not ok`)).toEqual([]);
+  });
+
+  it('a batch and a v2 writer on one mirrored row ahead of the cursor do not deadlock', async () => {
+    const [owner] = (await seedOwners(db, 1, 1, 300)) as [Owner];
+    await db.query(`select public.set_chat_schema_mode('dual_write')`);
+    const [app, backfiller] = (await sessions(db, 2)) as [Db, Db];
+    // should they ever wait for each other in a cycle, the deadlock detector (1 s) or these end it
+    for (const s of [app, backfiller]) await s.query(`set lock_timeout = '5s'`);
+    expect(await backfiller.query(`select public.migrate_chat_messages_batch(100) as n`)).toEqual([{ n: 100 }]);
+    // a row ahead of the cursor gets its v2 twin through dual-write (an edit in legacy)
+    const [{ id }] = (await db.query<{ id: number }>(`select max(id)::int as id from public.chat_messages`)) as [{ id: number }];
+    await db.query(`update public.chat_messages set content = 'edited in legacy' where id = $1`, [id]);
+
+    // the app holds that v2 row (read for update, then it will edit it: its mirror then needs the legacy row)
+    const edit = await heldTransaction(app);
+    await edit.tx.query(`select set_config('request.jwt.claims', $1, true), set_config('role', 'authenticated', true)`,
+      [JSON.stringify({ sub: owner.userId, role: 'authenticated' })]);
+    await edit.tx.query(`select id from public.chat_messages_v2 where legacy_id = $1 for update`, [id]);
+    // the batch that covers the row: it locks the legacy rows of its range first
+    const batch = backfiller.query<{ n: number }>(`select public.migrate_chat_messages_batch(500) as n`)
+      .then((r) => r, (e: unknown) => e as Error);
+    const settled = await Promise.race([batch.then(() => 'done'), waitUntilBlocked(db, await backendPid(backfiller), 3_000).then(() => 'blocked', () => 'done')]);
+    // the app's edit: its mirror updates the legacy row (the batch must not be holding it while waiting for us)
+    const edited = await edit.tx.query(
+      `update public.chat_messages_v2 set content = '{"type": "text", "text": "edited in v2"}' where legacy_id = $1 returning version`, [id])
+      .then((r) => r, (e: unknown) => e as Error);
+    if (edited instanceof Error) await edit.rollback();
+    else await edit.commit();
+
+    expect(edited, `the edit (the batch was ${settled} meanwhile)`).toEqual([{ version: 2 }]);
+    expect(await batch).toEqual([{ n: 200 }]);
+    expect(await db.query(`select content from public.chat_messages where id = $1`, [id])).toEqual([{ content: 'edited in v2' }]);
+    expect(await db.query(`select content ->> 'text' as t from public.chat_messages_v2 where legacy_id = $1`, [id])).toEqual([{ t: 'edited in v2' }]);
   });
 });
