@@ -240,7 +240,7 @@ grant execute on function public.save_agent_state(uuid, text, jsonb, uuid, integ
 /**
  * Checkpoints the CURRENT state of the stream (p_agent_id, caller, p_state_type, p_session_id). The new
  * checkpoint's parent is the stream's previous checkpoint unless p_parent_checkpoint_id says otherwise, so a
- * stream's checkpoints form a chain. retain_until defaults by type (see state_checkpoints_before_insert).
+ * stream's checkpoints form a chain — also when several are taken at once (the stream's advisory lock). retain_until defaults by type (see state_checkpoints_before_insert).
  */
 create function public.create_state_checkpoint(
   p_agent_id uuid,
@@ -280,6 +280,10 @@ begin
       using errcode = 'AJC04',
             hint = format('State types are %s.', array_to_string(enum_range(null::public.state_type)::text[], ', '));
   end if;
+
+  -- Under the stream's lock, like saves and restores: two checkpoints taken at once would otherwise both read
+  -- the same latest checkpoint and fork the chain (found on PostgreSQL 15 by test/races/agent-state.test.ts).
+  perform pg_advisory_xact_lock(public.agent_state_stream_lock_key(p_agent_id, v_user_id, p_state_type, p_session_id));
 
   select * into v_state
   from public.agent_states s

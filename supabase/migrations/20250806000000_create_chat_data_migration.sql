@@ -705,6 +705,8 @@ declare
   n integer;
   last_id bigint;
   batch_phase text;
+  fresh bigint[];
+  mirrored integer := 0;
 begin
   if batch_size is null or batch_size < 1 then
     raise exception 'batch_size must be a positive integer, got %', batch_size
@@ -784,7 +786,19 @@ begin
     return 0;
   end if;
 
-  select * into res from chat_migration.copy_messages_safely(ids);
+  -- dual_write: a row that already has a live v2 twin was mirrored, and the triggers keep the two in sync.
+  -- Copying it again would wait for the v2 row while holding the legacy row — the reverse of a v2 writer, who
+  -- holds the v2 row while its mirror waits for the legacy one: a deadlock (40P01, found by
+  -- test/races/dual-write-writers.test.ts on PostgreSQL 15). So the backfill only creates missing twins.
+  fresh := ids;
+  if (select x.mode from chat_migration.mode x) = 'dual_write' then
+    select coalesce(array_agg(i order by i) filter (where v.id is null), '{}'), count(v.id)
+      into fresh, mirrored
+      from unnest(ids) as i
+      left join public.chat_messages_v2 v on v.legacy_id = i and v.deleted_at is null;
+  end if;
+  select * into res from chat_migration.copy_messages_safely(fresh);
+  res.migrated := res.migrated + mirrored;
   last_id := ids[n];
 
   update chat_migration.runs
@@ -1532,6 +1546,29 @@ alter table public.chat_messages_v2 disable trigger chat_migration_mirror_delete
 alter table public.chat_message_attachments disable trigger chat_migration_mirror_children;
 alter table public.chat_tool_calls disable trigger chat_migration_mirror_children;
 
+/**
+ * v2_only: a v2 edit is stamped with the moment it is written (clock_timestamp()), not with its transaction's
+ * start (now(), what set_updated_at uses). Verify (skipping v2 rows changed after the switch) and the copy back
+ * to legacy when leaving v2_only (copying them) tell such edits by updated_at > the switch's time. A
+ * transaction that began before the switch and wrote after it would otherwise look older than the switch, and
+ * its edit would never reach legacy (found by test/races/mode-switches.test.ts on PostgreSQL 15). Enabled in
+ * v2_only only; BEFORE triggers fire in name order, so this one runs after chat_messages_v2_set_updated_at.
+ */
+create function chat_migration.stamp_v2_only_edit()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  new.updated_at := clock_timestamp();
+  return new;
+end
+$$;
+
+create trigger chat_migration_stamp_v2_only_edit before update on public.chat_messages_v2
+  for each row execute function chat_migration.stamp_v2_only_edit();
+alter table public.chat_messages_v2 disable trigger chat_migration_stamp_v2_only_edit;
+
 /** Enables exactly the triggers of a mode. Owner rights needed for ALTER TABLE, hence only called by definers. */
 create function chat_migration.apply_mode_triggers(target text)
 returns void
@@ -1552,6 +1589,44 @@ begin
   execute format('alter table public.chat_messages_v2 %s trigger chat_migration_mirror_delete', dual);
   execute format('alter table public.chat_message_attachments %s trigger chat_migration_mirror_children', dual);
   execute format('alter table public.chat_tool_calls %s trigger chat_migration_mirror_children', dual);
+  execute format('alter table public.chat_messages_v2 %s trigger chat_migration_stamp_v2_only_edit', reject);
+end
+$$;
+
+/**
+ * Takes SHARE ROW EXCLUSIVE on every table whose triggers a mode change flips — all of them or none. Writers lock
+ * these tables in opposite orders (a legacy write mirrors into v2, a v2 write into legacy), so a mode change that
+ * waited for one table while holding another closed a deadlock cycle with a writer (found by
+ * test/races/mode-switches.test.ts on PostgreSQL 15: 40P01 between set_chat_schema_mode and a v2 insert). Each
+ * attempt waits at most 100 ms per table, far below deadlock_timeout, inside a subtransaction; one that times out
+ * releases what it took, lets the writers through, and tries again, until `patience` has passed (55P03).
+ */
+create function chat_migration.lock_chat_tables(patience interval default interval '5 seconds')
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  give_up timestamptz := clock_timestamp() + patience;
+  caller_timeout text := current_setting('lock_timeout');
+begin
+  loop
+    begin
+      perform set_config('lock_timeout', '100ms', true);
+      lock table public.chat_messages_v2, public.chat_message_attachments, public.chat_tool_calls,
+                 public.chat_messages, public.chat_states in share row exclusive mode;
+      perform set_config('lock_timeout', caller_timeout, true);
+      return;
+    exception when lock_not_available then
+      if clock_timestamp() > give_up then
+        raise exception 'could not lock the chat tables for a mode change within %: writers kept them busy', patience
+          using errcode = '55P03',
+                hint = 'Nothing changed. Try again at a quieter moment, or find long transactions on the chat tables '
+                       'in pg_stat_activity.';
+      end if;
+    end;
+    perform pg_sleep(0.01 + random() * 0.04);
+  end loop;
 end
 $$;
 
@@ -1879,6 +1954,11 @@ begin
     return mode;
   end if;
 
+  -- From legacy (no mirrors) a write between verify and the switch would be stranded in read-only legacy, so
+  -- the tables are locked before verify; from dual_write every write is mirrored and writers need not wait.
+  if not (mode = 'v2_only' and cur.mode = 'dual_write') then
+    perform chat_migration.lock_chat_tables();
+  end if;
   if mode = 'v2_only' then
     select string_agg(format('%s (%s mismatches)', c.check_name, c.mismatches), ', ') into failing
       from public.verify_chat_migration() c where not c.ok;
@@ -1888,6 +1968,9 @@ begin
               hint = 'Finish the backfill (call run_chat_migration()) and select migrate_chat_states(); re-copy '
                      'drifted rows with select repair_chat_migration(); inspect select * from '
                      'verify_chat_migration() where not ok; then try again.';
+    end if;
+    if cur.mode = 'dual_write' then
+      perform chat_migration.lock_chat_tables();
     end if;
   end if;
 
@@ -1899,8 +1982,9 @@ begin
 
   perform chat_migration.apply_mode_triggers(mode);
   update chat_migration.mode set mode = set_chat_schema_mode.mode, changed_at = now();
-  insert into chat_migration.mode_changes (from_mode, to_mode, changed_by, note)
-  values (cur.mode, mode, session_user, note);
+  -- at: taken under the table locks, after every write of the old mode (see stamp_v2_only_edit)
+  insert into chat_migration.mode_changes (from_mode, to_mode, changed_by, note, at)
+  values (cur.mode, mode, session_user, note, clock_timestamp());
   return mode;
 end
 $$;

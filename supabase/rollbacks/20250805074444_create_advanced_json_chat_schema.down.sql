@@ -89,6 +89,7 @@ begin
   drop trigger if exists chat_migration_mirror_insert on public.chat_messages_v2;
   drop trigger if exists chat_migration_mirror_update on public.chat_messages_v2;
   drop trigger if exists chat_migration_mirror_delete on public.chat_messages_v2;
+  drop trigger if exists chat_migration_stamp_v2_only_edit on public.chat_messages_v2;
   if to_regclass('public.chat_message_attachments') is not null then
     drop trigger if exists chat_migration_mirror_children on public.chat_message_attachments;
   end if;
