@@ -14,6 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatApiError, type ChatClient } from '../../src/client/index.ts';
 import { projectRoot } from '../../src/db/runner.ts';
 import { signUserToken } from '../../src/stack/keys.ts';
+import { ENDPOINTS } from '../../supabase/functions/_shared/contract.ts';
+import { openApiDocument } from '../../supabase/functions/_shared/openapi.ts';
+import { seen } from './contract-check.ts';
 import { axis, clientWithToken, newUser, raw, startTestStack, type TestStack, type TestUser } from './stack.ts';
 
 let t: TestStack;
@@ -364,6 +367,20 @@ describe('sessions', () => {
     await expectApiError(alice.chat.createSession({ id: session.id }), 409);
     const listed = await alice.chat.listSessions({ limit: 200 });
     expect(listed.sessions.map((s) => s.id)).toContain(session.id);
+    const snapshots = await alice.chat.call<{ snapshots: Array<{ id: string }> }>('GET', `sessions/${session.id}/snapshots`);
+    expect(snapshots.snapshots.map((s) => s.id)).toEqual([narrowed.snapshot.id, snapshot.id]);
+  });
+});
+
+describe('openapi', () => {
+  it('serves the generated OpenAPI document at /functions/v1/openapi.json (and /openapi), without a token', async () => {
+    const doc = openApiDocument();
+    for (const path of ['openapi.json', 'openapi']) {
+      const r = await raw(t, 'GET', path);
+      expect(r.status, path).toBe(200);
+      expect(r.json, path).toEqual(doc);
+    }
+    expect((await raw(t, 'POST', 'openapi.json', { body: '{}' })).status).toBe(405);
   });
 });
 
@@ -528,4 +545,12 @@ describe('README: "Call it from your chat client"', () => {
     const { agents } = await clientWithToken(t, await signUserToken('00000000-0000-4000-8000-00000000a11c', { secret: t.stack.jwtSecret })).listAgents();
     expect(agents.map((a) => a.name)).toEqual(['Trip planner', 'Trip planner', 'Research helper']);
   }, 180_000);
+});
+
+describe('contract', () => {
+  it('every success status of every endpoint was answered above, and fitted its response schema', () => {
+    // contract-check.ts parses each answer; this proves the file reached every response schema.
+    const declared = ENDPOINTS.flatMap((e) => Object.keys(e.responses).map((s) => `${e.operationId} ${s}`)).sort();
+    expect([...seen].sort()).toEqual(declared);
+  });
 });
