@@ -7,11 +7,11 @@
  * --check exits 1 with "types/database.types.ts is out of date — run npm run db:types" when they differ.
  */
 import { join } from 'node:path';
-import { openPostgres, type Db } from '../src/db/engine.ts';
-import { projectRoot } from '../src/db/runner.ts';
-import { openMigrated } from '../src/db/template.ts';
-import { generateTypes, syncTypesFile, typesFile } from '../src/types/generate.ts';
-import { parseCli, runMain, stringOpt } from '../src/cli/args.ts';
+import { openPostgres, type Db } from '../ops/db.ts';
+import { projectRoot } from '../ops/migrations/runner.ts';
+import { openMigrated } from '../devstack/templates/pglite.ts';
+import { generateTypes, syncTypesFile, typesFile } from '../devstack/typegen/generate.ts';
+import { parseCli, runMain, stringOpt } from '../ops/cli/args.ts';
 
 runMain(async () => {
   const { values } = parseCli({

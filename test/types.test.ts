@@ -8,12 +8,14 @@ import { readFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
-import { openEmbedded, openPostgres, type Db } from '../src/db/engine.ts';
-import { ensurePlatform, projectRoot } from '../src/db/runner.ts';
-import { serveSocket } from '../src/db/socket.ts';
+import { openEmbedded, pgliteOf } from '../devstack/pglite/engine.ts';
+import { openPostgres, type Db } from '../ops/db.ts';
+import { ensurePlatform } from '../devstack/platform.ts';
+import { projectRoot } from '../ops/migrations/runner.ts';
+import { serveSocket } from '../devstack/pglite/socket.ts';
 import { onNative, openEmpty, openMigrated, serveDb } from './helpers/db.ts';
-import { generateTypes, outOfDateMessage, syncTypesFile, typesFile } from '../src/types/generate.ts';
-import { cliEnv, cliUnavailable, runSupabase } from './helpers/supabase-cli.ts';
+import { generateTypes, outOfDateMessage, syncTypesFile, typesFile } from '../devstack/typegen/generate.ts';
+import { cliEnv, cliUnavailable, runSupabase } from '../devstack/supabase-cli.ts';
 import { canonicalTs, firstDifference } from './helpers/ts-canon.ts';
 
 const kitchenSinkSql = join(projectRoot, 'test', 'fixtures', 'typegen-kitchen-sink.sql');
@@ -96,7 +98,7 @@ describe('types/database.types.ts', () => {
     // database read over the wire and a PGlite one built from the same fixture — PostgreSQL 15 and 18
     // catalogs must give the same types.
     const embedded = onNative ? await openEmbedded() : sink;
-    const server = onNative ? null : await serveSocket(sink.pglite!);
+    const server = onNative ? null : await serveSocket(pgliteOf(sink)!);
     const remote = server ? await openPostgres(server.url, { max: 1 }) : sink;
     try {
       if (onNative) {

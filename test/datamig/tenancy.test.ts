@@ -10,8 +10,8 @@
  * report them.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
-import { dryRun } from '../../src/migration/driver.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
+import { dryRun } from '../../ops/data-migration/driver.ts';
 import { as, createUser, openMigrated, type Actor } from '../helpers/db.ts';
 import { goodState, insertLegacy, invariantViolations } from './fixtures.ts';
 

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChatApiError, type ChatClient } from '../../src/client/index.ts';
-import { projectRoot } from '../../src/db/runner.ts';
-import { signUserToken } from '../../src/stack/keys.ts';
+import { ChatApiError, type ChatClient } from '../../client/index.ts';
+import { projectRoot } from '../../ops/migrations/runner.ts';
+import { signUserToken } from '../../devstack/stack/keys.ts';
 import { axis, clientWithToken, newUser, raw, startTestStack, type TestStack, type TestUser } from './stack.ts';
 
 let t: TestStack;

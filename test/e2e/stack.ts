@@ -7,11 +7,11 @@
  * (`startStack({ databaseUrl })`, what `npm start -- --database-url` does): no socket, no session-lock
  * proxy, every function on its own connection pool, so requests really run in parallel.
  */
-import { openPostgres, type Db } from '../../src/db/engine.ts';
-import { startStack, type Stack, type StackOptions } from '../../src/stack/index.ts';
+import { openPostgres, type Db } from '../../ops/db.ts';
+import { startStack, type Stack, type StackOptions } from '../../devstack/stack/index.ts';
 import { onNative, openMigrated, replicaCaughtUp, replicaUrl } from '../helpers/db.ts';
-import { signUserToken } from '../../src/stack/keys.ts';
-import { connectChat, type ChatClient } from '../../src/client/index.ts';
+import { signUserToken } from '../../devstack/stack/keys.ts';
+import { connectChat, type ChatClient } from '../../client/index.ts';
 
 export interface TestStack {
   stack: Stack;

@@ -8,12 +8,12 @@
  * compares both outputs node by node (only whitespace and separators may differ — the CLI leaves
  * formatting to an optional formatter, we print formatted).
  *
- * Views get what the CLI derives from their query trees (src/types/views.ts): NOT NULL inference and
+ * Views get what the CLI derives from their query trees (views.ts): NOT NULL inference and
  * relationships through views.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Queryable } from '../db/engine.ts';
+import type { Queryable } from '../../ops/db.ts';
 import { applyViewNullability, relationshipsWithViews } from './views.ts';
 
 const collator = new Intl.Collator('en');

@@ -7,8 +7,8 @@
  * is `"$user", public, extensions`, like Supabase's `postgres` role, so files call plan(), ok(), … unqualified.
  */
 import { PGlite } from '@electric-sql/pglite';
-import type { Queryable } from '../../src/db/engine.ts';
-import { splitSql } from '../../src/db/sql-split.ts';
+import type { Queryable } from '../ops/db.ts';
+import { splitSql } from '../ops/migrations/sql-split.ts';
 
 export interface TapTest {
   ok: boolean;

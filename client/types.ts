@@ -4,7 +4,7 @@
  * narrowed where the schema has a CHECK the generator cannot see (roles, types, statuses, jsonb objects),
  * so a schema change shows up here as a type error.
  */
-import type { Json, Tables } from '../../types/database.types.ts';
+import type { Json, Tables } from '../types/database.types.ts';
 
 export type { Json };
 export type JsonObject = { [key: string]: Json | undefined };

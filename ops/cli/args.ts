@@ -128,9 +128,6 @@ export function intOpt(values: Values, name: string, fallback: number, min = 1):
   return n;
 }
 
-/** Default embedded data directory shared by `npm start` and the db:* / data:* scripts. */
-export const defaultDataDir = '.data/db';
-
 /**
  * Runs a CLI main; prints errors without a stack trace for the user's own mistakes.
  * Exit codes: what `main` returns (0 by default), 2 for a usage error, 1 for any other error.

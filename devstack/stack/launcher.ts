@@ -10,7 +10,7 @@
  * launcher is gone: the stack shuts down as on Ctrl-C.
  */
 import { readFileSync } from 'node:fs';
-import { procStartTime } from '../db/lock.ts';
+import { procStartTime } from '../pglite/lock.ts';
 
 interface Link {
   pid: number;

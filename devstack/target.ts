@@ -1,15 +1,22 @@
 /**
- * Which database a CLI command works on, and how the user said so.
+ * Which database a CLI command works on:
  *
  * - `--database-url URL` (or `DATABASE_URL`): that server.
  * - Otherwise the embedded database in `--data-dir` (default `.data/db`). When a running local stack
- *   holds that directory (its lock says so, src/db/lock.ts), the command goes through the stack's Postgres
+ *   holds that directory (its lock says so, ./pglite/lock.ts), the command goes through the stack's Postgres
  *   port instead of opening the files a second time — with one line saying so. Any other live holder
  *   makes the open fail at once with a message naming it.
+ *
+ * The scripts open the target here and hand the `Db` to ops/ (runner, driver, seeder), which never knows
+ * whether it is embedded.
  */
-import { openEmbedded, openPostgres, type Db } from '../db/engine.ts';
-import { displayDir, lockHolder, type LockInfo } from '../db/lock.ts';
-import { defaultDataDir, stringOpt, type Values } from './args.ts';
+import { openPostgres, type Db } from '../ops/db.ts';
+import { redactUrl } from '../ops/cli/target.ts';
+import { openEmbedded } from './pglite/engine.ts';
+import { displayDir, lockHolder, type LockInfo } from './pglite/lock.ts';
+
+/** Default embedded data directory shared by `npm start` and the db:* / data:* scripts. */
+export const defaultDataDir = '.data/db';
 
 export interface Target {
   db: Db;
@@ -25,36 +32,6 @@ export interface TargetOptions {
   /** Connection pool size on a server. */
   max?: number;
   log?: (line: string) => void;
-}
-
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-}
-
-/** The URL a user can paste into a later command: the local stack's well-known password stays, others are elided. */
-export function pasteableUrl(url: string): string {
-  const m = /\/\/[^:/@]+:([^@]*)@/.exec(url);
-  return m && m[1] !== '' && m[1] !== 'postgres' ? redactUrl(url) : url;
-}
-
-/** Quotes a word for a POSIX shell when it needs it. */
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-/** `--database-url` / `--data-dir` as the user gave them, for the commands a CLI suggests next. */
-export function targetArgs(values: Values): string[] {
-  const out: string[] = [];
-  const url = stringOpt(values, 'database-url');
-  if (url) out.push('--database-url', shellQuote(pasteableUrl(url)));
-  const dir = stringOpt(values, 'data-dir');
-  if (dir) out.push('--data-dir', shellQuote(dir));
-  return out;
-}
-
-/** `npm run <script>` with arguments after `--` when there are any. */
-export function npmRun(script: string, args: string[]): string {
-  return `npm run ${script}${args.length ? ` -- ${args.join(' ')}` : ''}`;
 }
 
 export async function openTarget(opts: TargetOptions): Promise<Target> {

@@ -12,8 +12,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import postgres from 'postgres';
-import { openPostgres } from './engine.ts';
-import { listMigrations, migrate, shimPath } from './runner.ts';
+import { openPostgres } from '../../ops/db.ts';
+import { listMigrations } from '../../ops/migrations/runner.ts';
+import { shimPath, migrateWithShim } from '../platform.ts';
 
 export const TEMPLATE_PREFIX = 'ajc_tpl_';
 /** Any number; serializes template builds across processes on one server. */
@@ -61,7 +62,7 @@ export async function ensureServerTemplate(serverUrl: string, log: (line: string
         await ddl.unsafe(`create database ${ident(building)} template template0`);
         const db = await openPostgres(databaseUrl(serverUrl, building), { max: 1 });
         try {
-          const r = await migrate(db);
+          const r = await migrateWithShim(db);
           log(`built template ${name}: ${r.applied.length} migrations${r.shimApplied ? ' + platform shim' : ''}`);
         } finally {
           await db.close();

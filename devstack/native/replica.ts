@@ -48,7 +48,7 @@ export const nativeReplicaDataDir = (root: string) => join(root, '.data', `pg${P
 function replicaSettings(port: number): string {
   return [
     settings(port).trimEnd(),
-    '# The standby (npm run db:native -- --replica): see src/native/replica.ts.',
+    '# The standby (npm run db:native -- --replica): see devstack/native/replica.ts.',
     `cluster_name = '${REPLICA_NAME}'`,
     'hot_standby_feedback = on',
     '',

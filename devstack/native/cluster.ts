@@ -44,7 +44,7 @@ export const urlFor = (port: number, database = 'postgres') =>
  */
 export function settings(port: number): string {
   return [
-    '# Written by `npm run db:native` at every start; edit src/native/cluster.ts instead.',
+    '# Written by `npm run db:native` at every start; edit devstack/native/cluster.ts instead.',
     `port = ${port}`,
     "listen_addresses = '127.0.0.1'",
     "unix_socket_directories = ''",
@@ -57,7 +57,7 @@ export function settings(port: number): string {
     "timezone = 'UTC'",
     "log_timezone = 'UTC'",
     "password_encryption = 'scram-sha-256'",
-    // Streaming replication (`npm run db:native -- --replica`, src/native/replica.ts): the standby holds a
+    // Streaming replication (`npm run db:native -- --replica`, devstack/native/replica.ts): the standby holds a
     // physical slot so the primary keeps the WAL it has not received yet, but never more than this — past
     // it the slot is invalidated and the next `--replica` start rebuilds the standby from a fresh base backup.
     'wal_level = replica',

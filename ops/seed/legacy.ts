@@ -12,8 +12,7 @@
  * Dirt: with probability `dirtyRate` a message gets exactly one dirt kind (see `messageDirtKinds`), so
  * the result can say exactly how many rows the migration must quarantine and why.
  */
-import type { PGlite } from '@electric-sql/pglite';
-import type { Db, Queryable } from '../db/engine.ts';
+import type { Db, Queryable } from '../db.ts';
 
 /** Dirt a migration must repair (the row migrates). */
 export const repairableDirtKinds = [
@@ -615,11 +614,10 @@ interface Writer {
   query(sql: string, params: unknown[]): Promise<void>;
 }
 
-type SeedTarget = Queryable & { pglite?: PGlite; transaction?: Db['transaction'] };
+type SeedTarget = Queryable & { transaction?: Db['transaction']; copyIn?: Db['copyIn'] };
 
 async function makeWriter(db: SeedTarget, skipTriggers: boolean | undefined): Promise<Writer> {
   const replica = skipTriggers ?? (await replicaAllowed(db));
-  const pg = db.pglite;
   const query = async (sql: string, params: unknown[]) => {
     if (replica && db.transaction) {
       await db.transaction(async (tx) => {
@@ -628,7 +626,8 @@ async function makeWriter(db: SeedTarget, skipTriggers: boolean | undefined): Pr
       });
     } else await db.query(sql, params);
   };
-  if (pg) {
+  if (db.copyIn) {
+    const copyIn = db.copyIn.bind(db);
     return {
       query,
       method: `copy${replica ? ' (replica)' : ''}`,
@@ -638,12 +637,7 @@ async function makeWriter(db: SeedTarget, skipTriggers: boolean | undefined): Pr
           const content = r.rep && r.rep > 1 && r.content !== null ? r.content.repeat(r.rep) : r.content;
           text += messageColumns.map((c) => copyField(c === 'content' ? content : r[c])).join('\t') + '\n';
         }
-        await pg.transaction(async (tx) => {
-          if (replica) await tx.query(`set local session_replication_role = replica`);
-          await tx.query(`copy public.chat_messages (${messageColumns.join(', ')}) from '/dev/blob'`, [], {
-            blob: new Blob([text]),
-          });
-        });
+        await copyIn(`public.chat_messages (${messageColumns.join(', ')})`, text, replica ? [`set local session_replication_role = replica`] : []);
       },
     };
   }

@@ -13,11 +13,13 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openEmbedded, openPostgres, pgliteStartupSql, type Db } from '../db/engine.ts';
-import { acquireDataDirLock, DataDirInUseError, displayDir } from '../db/lock.ts';
-import { applySeed, appliedVersions, migrate, projectRoot } from '../db/runner.ts';
-import { freePort, serveSocket } from '../db/socket.ts';
-import { openMigrated } from '../db/template.ts';
+import { openEmbedded, pgliteOf, pgliteStartupSql } from '../pglite/engine.ts';
+import { openPostgres, type Db } from '../../ops/db.ts';
+import { acquireDataDirLock, DataDirInUseError, displayDir } from '../pglite/lock.ts';
+import { applySeed, appliedVersions, projectRoot } from '../../ops/migrations/runner.ts';
+import { migrateWithShim } from '../platform.ts';
+import { freePort, serveSocket } from '../pglite/socket.ts';
+import { openMigrated } from '../templates/pglite.ts';
 import { serveFunctions } from './functions.ts';
 import { LOCAL_JWT_SECRET, signApiKey } from './keys.ts';
 import { serveSessionProxy } from './pg-proxy.ts';
@@ -161,7 +163,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         db = await openPostgres(opts.databaseUrl, { max: 2 });
         cleanups.push(() => db.close());
         const fresh = (await appliedVersions(db)).size === 0;
-        const r = await migrate(db, { log });
+        const r = await migrateWithShim(db, { log });
         if (r.applied.length) log(`applied ${r.applied.length} migration(s)`);
         if (fresh && opts.seed !== false && (await applySeed(db))) log('applied supabase/seed.sql');
         if (opts.readUrl) await describeReplica(opts.readUrl, log);
@@ -175,11 +177,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         db = await openEmbedded({ dataDir: lock!.dir, lock: lock!, ...(opts.reset ? { reset: true } : {}) });
         cleanups.push(() => db.close());
         if (opts.reset) log(`reset: deleted ${displayDir(lock!.dir)} and created it again`);
-        const r = await migrate(db, { log });
+        const r = await migrateWithShim(db, { log });
         if (r.applied.length) log(`applied ${r.applied.length} migration(s)`);
         if (fresh && opts.seed !== false && (await applySeed(db))) log('applied supabase/seed.sql');
       }
-      const socket = await serveSocket(db.pglite!, { host });
+      const socket = await serveSocket(pgliteOf(db)!, { host });
       cleanups.push(() => socket.stop());
       const proxy = await serveSessionProxy({ upstreamPort: socket.port, upstreamHost: host, port: dbPort, host, sessionInitSql: pgliteStartupSql });
       cleanups.push(() => proxy.stop());

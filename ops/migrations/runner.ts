@@ -5,19 +5,20 @@
  *
  * - one transaction per file, the version row inserted first (a concurrent runner fails on the key);
  * - a transaction-scoped advisory lock serializes runners on a real multi-session Postgres;
- * - refuses to run when the database holds versions this code does not know (database ahead of code);
- * - applies the platform shim first when `auth.users` is absent (PGlite, bare Postgres).
+ * - refuses to run when the database holds versions this code does not know (database ahead of code).
+ *
+ * It assumes the Supabase platform (roles, `auth` schema) is there, as on hosted Supabase. On PGlite or a
+ * bare Postgres the devstack applies its platform shim first (devstack/platform.ts `migrateWithShim`).
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Db, Queryable } from './engine.ts';
+import type { Db, Queryable } from '../db.ts';
 import { splitSql } from './sql-split.ts';
 
 export const projectRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const migrationsDir = join(projectRoot, 'supabase', 'migrations');
 export const rollbacksDir = join(projectRoot, 'supabase', 'rollbacks');
-export const shimPath = join(projectRoot, 'supabase', 'platform', 'shim.sql');
 /** Local demo data: applied by `npm start` on a new database and by `npm run db:reset`, like `supabase db reset`. */
 export const seedPath = join(projectRoot, 'supabase', 'seed.sql');
 
@@ -69,19 +70,6 @@ const historyTableSql = `
   alter table supabase_migrations.schema_migrations add column if not exists name text;
 `;
 
-export async function hasPlatform(db: Queryable): Promise<boolean> {
-  const rows = await db.query<{ present: boolean }>(`select to_regclass('auth.users') is not null as present`);
-  return rows[0]?.present === true;
-}
-
-/** Applies the platform shim when the database has no `auth.users` (PGlite or a bare Postgres). */
-export async function ensurePlatform(db: Db): Promise<boolean> {
-  if (await hasPlatform(db)) return false;
-  const sql = await readFile(shimPath, 'utf8');
-  await db.transaction((tx) => tx.exec(sql));
-  return true;
-}
-
 export async function appliedVersions(db: Queryable): Promise<Map<string, string | null>> {
   const exists = await db.query<{ present: boolean }>(
     `select to_regclass('supabase_migrations.schema_migrations') is not null as present`,
@@ -96,22 +84,17 @@ export async function appliedVersions(db: Queryable): Promise<Map<string, string
 export interface MigrateResult {
   applied: MigrationFile[];
   skipped: number;
-  shimApplied: boolean;
 }
 
 export interface MigrateOptions {
   dir?: string;
   /** Apply only files up to and including this version. */
   target?: string;
-  /** Apply the platform shim when auth.users is absent (default true). */
-  shim?: boolean;
   log?: (line: string) => void;
 }
 
 export async function migrate(db: Db, opts: MigrateOptions = {}): Promise<MigrateResult> {
   const log = opts.log ?? (() => {});
-  const shimApplied = opts.shim === false ? false : await ensurePlatform(db);
-  if (shimApplied) log('applied platform shim (auth schema, API roles, default privileges)');
   await db.exec(historyTableSql);
   const files = await listMigrations(opts.dir);
   const known = new Set(files.map((f) => f.version));
@@ -140,7 +123,7 @@ export async function migrate(db: Db, opts: MigrateOptions = {}): Promise<Migrat
     log(`applied ${basename(file.path)}`);
     done.push(file);
   }
-  return { applied: done, skipped: files.length - done.length, shimApplied };
+  return { applied: done, skipped: files.length - done.length };
 }
 
 /** Runs supabase/seed.sql in one transaction; false when the project has no seed file. */

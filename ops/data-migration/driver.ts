@@ -6,7 +6,7 @@
  * a crash or Ctrl-C loses at most the batch in flight — and adds what a terminal gives: a progress bar,
  * throttling, a clean stop, dry runs and readable errors.
  */
-import type { Db, Queryable } from '../db/engine.ts';
+import type { Db, Queryable } from '../db.ts';
 
 // ------------------------------------------------------------------------------------------------
 // Errors a DBA can cause get a message that says what to do next.

@@ -6,8 +6,9 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openEmbedded, type Db } from './engine.ts';
-import { listMigrations, migrate, projectRoot, shimPath } from './runner.ts';
+import { openEmbedded, type EmbeddedDb } from '../pglite/engine.ts';
+import { listMigrations, projectRoot } from '../../ops/migrations/runner.ts';
+import { shimPath, migrateWithShim } from '../platform.ts';
 
 const templatesDir = join(projectRoot, '.tmp', 'templates');
 
@@ -30,8 +31,8 @@ export async function ensureTemplate(): Promise<string> {
   await mkdir(templatesDir, { recursive: true });
   const db = await openEmbedded();
   try {
-    await migrate(db);
-    const blob = await db.pglite!.dumpDataDir('none');
+    await migrateWithShim(db);
+    const blob = await db.pglite.dumpDataDir('none');
     const tmp = `${path}.${process.pid}.tmp`;
     await writeFile(tmp, Buffer.from(await blob.arrayBuffer()));
     await rename(tmp, path);
@@ -42,7 +43,7 @@ export async function ensureTemplate(): Promise<string> {
 }
 
 /** A fresh in-memory database with every migration applied, loaded from the template. */
-export async function openMigrated(): Promise<Db> {
+export async function openMigrated(): Promise<EmbeddedDb> {
   const path = await ensureTemplate();
   const buf = await readFile(path);
   return openEmbedded({ loadDataDir: new Blob([buf]) });

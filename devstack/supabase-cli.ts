@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot } from '../../src/db/runner.ts';
+import { projectRoot } from '../ops/migrations/runner.ts';
 
 export const supabaseBin = join(projectRoot, 'node_modules', '.bin', 'supabase');
 
