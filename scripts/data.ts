@@ -11,11 +11,12 @@
  * in .data/db (or --data-dir) — through the running `npm start` when it holds that directory.
  * Unknown flags exit 2 with the usage and do nothing.
  */
-import type { Db } from '../src/db/engine.ts';
-import { defaultDataDir, intOpt, parseCli, runMain, stringOpt, UsageError, type OptionSpec, type Values } from '../src/cli/args.ts';
-import { createProgress, formatDuration } from '../src/cli/progress.ts';
-import { formatRecord, formatTable } from '../src/cli/table.ts';
-import { npmRun, openTarget, targetArgs } from '../src/cli/target.ts';
+import type { Db } from '../ops/db.ts';
+import { defaultDataDir, openTarget } from '../devstack/target.ts';
+import { intOpt, parseCli, runMain, stringOpt, UsageError, type OptionSpec, type Values } from '../ops/cli/args.ts';
+import { createProgress, formatDuration } from '../ops/cli/progress.ts';
+import { formatRecord, formatTable } from '../ops/cli/table.ts';
+import { npmRun, targetArgs } from '../ops/cli/target.ts';
 import {
   dryRun,
   explain,
@@ -28,7 +29,7 @@ import {
   retryQuarantine,
   runMigration,
   verify,
-} from '../src/migration/driver.ts';
+} from '../ops/data-migration/driver.ts';
 
 const usage = `usage: npm run data:<command> -- [options]      (or: tsx scripts/data.ts <command> [options])
   migrate     [--batch-size N] [--rate rows/s] [--dry-run] [--max-batches N] [--log-every N]

@@ -14,9 +14,9 @@
  * `export $(npm run -s db:native -- --replica)` (two) work. `stop` stops the standby and the primary.
  */
 import { parseArgs } from 'node:util';
-import { ensureNativeCluster, NativeUnavailableError, stopNativeCluster } from '../src/native/cluster.ts';
-import { projectRoot } from '../src/db/runner.ts';
-import { ensureNativeReplica, stopNativeReplica } from '../src/native/replica.ts';
+import { ensureNativeCluster, NativeUnavailableError, stopNativeCluster } from '../devstack/native/cluster.ts';
+import { projectRoot } from '../ops/migrations/runner.ts';
+import { ensureNativeReplica, stopNativeReplica } from '../devstack/native/replica.ts';
 
 const usage = 'usage: npm run db:native [-- --replica | -- stop]';
 

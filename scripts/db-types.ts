@@ -1,17 +1,16 @@
 /**
  * npm run db:types [-- --check] [--database-url URL]
  *
- * Writes types/database.types.ts from the live schema (the shape of `supabase gen types typescript`,
- * schema public). By default it introspects a freshly migrated embedded database, so the file always
- * describes exactly supabase/migrations/; with DATABASE_URL (or --database-url) it reads that database.
- * --check exits 1 with "types/database.types.ts is out of date — run npm run db:types" when they differ.
+ * Writes types/database.types.ts with the real Supabase CLI (`supabase gen types typescript`, offline;
+ * devstack/typegen.ts). By default it reads a freshly migrated embedded database served on a temporary
+ * socket, so the file always describes exactly supabase/migrations/; with DATABASE_URL (or --database-url)
+ * it reads that database. --check exits 1 with "types are out of date, run npm run db:types" when they differ.
  */
 import { join } from 'node:path';
-import { openPostgres, type Db } from '../src/db/engine.ts';
-import { projectRoot } from '../src/db/runner.ts';
-import { openMigrated } from '../src/db/template.ts';
-import { generateTypes, syncTypesFile, typesFile } from '../src/types/generate.ts';
-import { parseCli, runMain, stringOpt } from '../src/cli/args.ts';
+import { parseCli, runMain, stringOpt } from '../ops/cli/args.ts';
+import { projectRoot } from '../ops/migrations/runner.ts';
+import { openMigrated } from '../devstack/templates/pglite.ts';
+import { generateTypes, generateTypesFor, syncTypesFile, typesFile } from '../devstack/typegen.ts';
 
 runMain(async () => {
   const { values } = parseCli({
@@ -20,12 +19,15 @@ runMain(async () => {
     options: { check: { type: 'boolean' }, 'database-url': { type: 'string' } },
   });
   const url = stringOpt(values, 'database-url') ?? process.env.DATABASE_URL;
-  const db: Db = url ? await openPostgres(url, { max: 1 }) : await openMigrated();
   let text: string;
-  try {
-    text = await generateTypes(db);
-  } finally {
-    await db.close();
+  if (url) text = await generateTypes(url);
+  else {
+    const db = await openMigrated();
+    try {
+      text = await generateTypesFor(db);
+    } finally {
+      await db.close();
+    }
   }
   const r = await syncTypesFile(text, { path: join(projectRoot, typesFile), check: values.check === true });
   (r.ok ? console.log : console.error)(r.message);

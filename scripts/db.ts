@@ -9,11 +9,12 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openEmbedded } from '../src/db/engine.ts';
-import { DataDirInUseError, displayDir, lockHolder } from '../src/db/lock.ts';
-import { applySeed, migrate, rollback, status } from '../src/db/runner.ts';
-import { defaultDataDir, parseCli, runMain, stringOpt, UsageError, type OptionSpec } from '../src/cli/args.ts';
-import { openTarget } from '../src/cli/target.ts';
+import { openEmbedded } from '../devstack/pglite/engine.ts';
+import { DataDirInUseError, displayDir, lockHolder } from '../devstack/pglite/lock.ts';
+import { applySeed, rollback, status } from '../ops/migrations/runner.ts';
+import { migrateWithShim } from '../devstack/platform.ts';
+import { defaultDataDir, openTarget } from '../devstack/target.ts';
+import { parseCli, runMain, stringOpt, UsageError, type OptionSpec } from '../ops/cli/args.ts';
 
 const usage = `usage: npm run db:<command> -- [options]      (or: tsx scripts/db.ts <command> [options])
   migrate
@@ -61,7 +62,7 @@ runMain(async () => {
     });
     try {
       log(`removed ${displayDir(dataDir)}`);
-      const r = await migrate(db, { log });
+      const r = await migrateWithShim(db, { log });
       log(r.applied.length ? `${r.applied.length} migration(s) applied` : 'database is up to date');
       // Like `supabase db reset`: a reset database has the local demo data (users Alice and Bob, their agents).
       if (values['no-seed'] !== true && (await applySeed(db))) log('applied supabase/seed.sql (skip it with --no-seed)');
@@ -77,7 +78,7 @@ runMain(async () => {
   try {
     switch (command) {
       case 'migrate': {
-        const r = await migrate(db, { log });
+        const r = await migrateWithShim(db, { log });
         log(r.applied.length ? `${r.applied.length} migration(s) applied` : 'database is up to date');
         if (creating && !viaStack && (await applySeed(db))) log(`applied supabase/seed.sql (new database in ${displayDir(dataDir)})`);
         break;

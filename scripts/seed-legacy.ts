@@ -2,15 +2,15 @@
  * npm run seed:legacy -- --conversations N --messages M [--dirty-rate p] [--seed S] [--users U]
  *                        [--database-url URL] [--data-dir DIR]
  *
- * Fills the legacy tables with realistic, deterministic, dirty data (src/seed/legacy.ts). M is the total
+ * Fills the legacy tables with realistic, deterministic, dirty data (ops/seed/legacy.ts). M is the total
  * number of chat_messages rows, spread over N conversations. Appends (another --seed for a second batch: the seed
  * fixes user and agent ids); for a clean slate, `npm run db:reset` with npm start stopped, or `npm start -- --reset`.
  * While `npm start` holds the data directory, it seeds through the stack's Postgres port.
  */
-import { defaultDataDir, intOpt, parseCli, runMain, stringOpt, UsageError } from '../src/cli/args.ts';
-import { createProgress } from '../src/cli/progress.ts';
-import { openTarget } from '../src/cli/target.ts';
-import { seedLegacy } from '../src/seed/legacy.ts';
+import { defaultDataDir, openTarget } from '../devstack/target.ts';
+import { intOpt, parseCli, runMain, stringOpt, UsageError } from '../ops/cli/args.ts';
+import { createProgress } from '../ops/cli/progress.ts';
+import { seedLegacy } from '../ops/seed/legacy.ts';
 
 const usage = `usage: npm run seed:legacy -- --conversations N --messages M [--dirty-rate p] [--seed S] [--users U]
                               [--database-url URL] [--data-dir DIR]`;

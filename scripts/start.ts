@@ -7,9 +7,10 @@
  * Ctrl-C (or SIGTERM) stops the Deno children, the socket and the database cleanly; so does the end of
  * the process that launched it (npm killed on its own).
  */
-import { defaultDataDir, intOpt, parseCli, runMain, stringOpt, UsageError } from '../src/cli/args.ts';
-import { startStack } from '../src/stack/index.ts';
-import { watchLauncher } from '../src/stack/launcher.ts';
+import { defaultDataDir } from '../devstack/target.ts';
+import { intOpt, parseCli, runMain, stringOpt, UsageError } from '../ops/cli/args.ts';
+import { startStack } from '../devstack/stack/index.ts';
+import { watchLauncher } from '../devstack/stack/launcher.ts';
 
 const usage = `usage: npm start -- [--reset] [--data-dir DIR | --memory | --database-url URL [--read-url URL]] [--db-port N] [--api-port N] [--host H]
   (npm keeps flags written before -- for itself: npm start -- --reset)`;

@@ -16,9 +16,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { projectRoot } from '../src/db/runner.ts';
-import { ensureNativeCluster, NativeUnavailableError } from '../src/native/cluster.ts';
-import { ensureNativeReplica } from '../src/native/replica.ts';
+import { projectRoot } from '../ops/migrations/runner.ts';
+import { ensureNativeCluster, NativeUnavailableError } from '../devstack/native/cluster.ts';
+import { ensureNativeReplica } from '../devstack/native/replica.ts';
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);

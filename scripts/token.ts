@@ -5,8 +5,8 @@
  * hand a signed-in user. Local development only (there is no Auth server in `npm start`). The default
  * user is Alice from supabase/seed.sql.
  */
-import { intOpt, parseCli, runMain, UsageError } from '../src/cli/args.ts';
-import { signUserToken } from '../src/stack/keys.ts';
+import { intOpt, parseCli, runMain, UsageError } from '../ops/cli/args.ts';
+import { signUserToken } from '../devstack/stack/keys.ts';
 
 const usage = 'usage: npm run -s dev:token -- [user-id] [--expires-in SECONDS]';
 

@@ -4,9 +4,9 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openPostgres } from '../src/db/engine.ts';
-import { projectRoot } from '../src/db/runner.ts';
-import { unavailableReason } from '../src/native/provision.ts';
+import { openPostgres } from '../ops/db.ts';
+import { projectRoot } from '../ops/migrations/runner.ts';
+import { unavailableReason } from '../devstack/native/provision.ts';
 
 function dbNative(args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) =>

@@ -4,7 +4,8 @@
  * lane postgres.js reaches the same database over pglite-socket; on the native lane it is the server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEmbedded, openPostgres, type Db } from '../src/db/engine.ts';
+import { openEmbedded } from '../devstack/pglite/engine.ts';
+import { openPostgres, type Db } from '../ops/db.ts';
 import { onNative, openEmpty, openMigrated, openSession, serveDb } from './helpers/db.ts';
 
 let embedded: Db;

@@ -9,8 +9,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
-import { projectRoot } from '../src/db/runner.ts';
-import { listFunctions } from '../src/stack/functions.ts';
+import { projectRoot } from '../ops/migrations/runner.ts';
+import { listFunctions } from '../devstack/stack/functions.ts';
 
 const run = promisify(execFile);
 const functionsDir = join(projectRoot, 'supabase', 'functions');
@@ -59,7 +59,7 @@ it('type-checks every function under Deno without the network', async () => {
 });
 
 it('prints the same anon and service_role keys as `supabase start`', async () => {
-  const { signApiKey } = await import('../src/stack/keys.ts');
+  const { signApiKey } = await import('../devstack/stack/keys.ts');
   expect(await signApiKey('anon')).toBe(
     'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleHAiOjE5ODM4MTI5OTZ9.CRXP1A7WOeoJeXxjNni43kdQwgnWNReilDMblYTn_I0',
   );

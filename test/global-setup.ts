@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { dropDatabases, ensureServerTemplate } from '../src/db/server-template.ts';
-import { ensureTemplate } from '../src/db/template.ts';
+import { dropDatabases, ensureServerTemplate } from '../devstack/templates/server.ts';
+import { ensureTemplate } from '../devstack/templates/pglite.ts';
 
 /**
  * Build the migrated template once per run so every test file can load (PGlite) or clone (native lane)

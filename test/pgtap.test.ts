@@ -8,10 +8,11 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
-import { openEmbedded, type Db } from '../src/db/engine.ts';
-import { projectRoot } from '../src/db/runner.ts';
+import { openEmbedded, pgliteOf } from '../devstack/pglite/engine.ts';
+import type { Db } from '../ops/db.ts';
+import { projectRoot } from '../ops/migrations/runner.ts';
 import { onNative, openMigrated } from './helpers/db.ts';
-import { parseTap, pgtapSetupSql, runTapFile, tapFailures } from './helpers/pgtap.ts';
+import { parseTap, pgtapSetupSql, runTapFile, tapFailures } from '../devstack/pgtap.ts';
 
 const dir = join(projectRoot, 'supabase', 'tests', 'database');
 const files = readdirSync(dir).filter((f) => f.endsWith('.test.sql')).sort();
@@ -23,7 +24,7 @@ beforeAll(async () => {
   const db = await openMigrated();
   try {
     await db.exec(pgtapSetupSql);
-    image = await db.pglite!.dumpDataDir('none');
+    image = await pgliteOf(db)!.dumpDataDir('none');
   } finally {
     await db.close();
   }
@@ -43,7 +44,7 @@ async function withTapDb(fn: (target: PGlite | Db) => Promise<void>): Promise<vo
   }
   const db = await openEmbedded({ loadDataDir: image });
   try {
-    await fn(db.pglite!);
+    await fn(pgliteOf(db)!);
   } finally {
     await db.close();
   }

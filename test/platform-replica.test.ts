@@ -8,13 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openEmbedded, type Db } from '../src/db/engine.ts';
-import { hasPlatform, listMigrations, migrate, projectRoot, type MigrateResult } from '../src/db/runner.ts';
+import { openEmbedded, pgliteOf } from '../devstack/pglite/engine.ts';
+import type { Db } from '../ops/db.ts';
+import { hasPlatform, migrateWithShim } from '../devstack/platform.ts';
+import { listMigrations, migrate, projectRoot, type MigrateResult } from '../ops/migrations/runner.ts';
 import { as, onNative, type Actor } from './helpers/db.ts';
-import { openMigrated } from '../src/db/template.ts';
+import { openMigrated } from '../devstack/templates/pglite.ts';
 import { schemaFingerprint } from './helpers/schema-fingerprint.ts';
 import { createWorld, type World } from './schema/fixtures.ts';
-import { pgtapSetupSql, runTapFile, tapFailures } from './helpers/pgtap.ts';
+import { pgtapSetupSql, runTapFile, tapFailures } from '../devstack/pgtap.ts';
 
 const OWN_SCHEMAS = ['public', 'chat_migration', 'supabase_migrations'];
 const fixture = join(projectRoot, 'test', 'fixtures', 'supabase-platform.sql');
@@ -27,7 +29,7 @@ const lane = describe.skipIf(onNative);
 
 let replica: Db;
 let shimmed: Db;
-let result: MigrateResult;
+let result: MigrateResult & { shimApplied: boolean };
 /** The migrated replica with pgTAP, before any test data: each pgTAP file starts from it. */
 let tapImage: Blob;
 
@@ -35,10 +37,10 @@ beforeAll(async () => {
   if (onNative) return;
   replica = await openEmbedded();
   await replica.exec(await readFile(fixture, 'utf8'));
-  result = await migrate(replica, { shim: false });
+  result = await migrateWithShim(replica); // the shim stays out: auth.users is there
   // pgTAP is a privileged extension on Supabase (created through supautils): the superuser creates it.
   await replica.exec(`set session authorization supabase_admin; ${pgtapSetupSql} set session authorization postgres;`);
-  tapImage = await replica.pglite!.dumpDataDir('none');
+  tapImage = await pgliteOf(replica)!.dumpDataDir('none');
   shimmed = await openMigrated();
 });
 afterAll(async () => {
@@ -74,7 +76,7 @@ lane('platform replica (Supabase init scripts, not our shim)', () => {
         where n.nspname = 'public' and c.relkind in ('r', 'p')`,
     );
     expect(owners).toEqual([{ owner: 'postgres' }]);
-    expect((await migrate(replica, { shim: false })).applied).toEqual([]);
+    expect((await migrate(replica)).applied).toEqual([]);
   });
 
   it('ends with the same schema, policies, functions and API-role grants as the shim', async () => {
@@ -111,7 +113,7 @@ lane('platform replica (Supabase init scripts, not our shim)', () => {
           expect(await db.query(`select current_user as u, (select rolsuper from pg_roles where rolname = current_user) as su`)).toEqual([
             { u: 'postgres', su: false },
           ]);
-          const r = await runTapFile(db.pglite!, await readFile(join(dir, file), 'utf8'));
+          const r = await runTapFile(pgliteOf(db)!, await readFile(join(dir, file), 'utf8'));
           const failures = tapFailures(r);
           if (failures.length) throw new Error(`${file} on the platform replica:\n${failures.join('\n')}`);
           expect(r.tests.length).toBeGreaterThan(0);

@@ -2,10 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, writeFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Db } from '../src/db/engine.ts';
+import type { Db } from '../ops/db.ts';
 import { openEmpty } from './helpers/db.ts';
-import { DatabaseAheadError, MigrationFailedError, listMigrations, migrate, migrationsDir, status } from '../src/db/runner.ts';
-import { splitSql } from '../src/db/sql-split.ts';
+import { DatabaseAheadError, MigrationFailedError, listMigrations, migrationsDir, status } from '../ops/migrations/runner.ts';
+import { migrateWithShim } from '../devstack/platform.ts';
+import { splitSql } from '../ops/migrations/sql-split.ts';
 
 let db: Db | undefined;
 afterEach(async () => {
@@ -16,7 +17,7 @@ afterEach(async () => {
 describe('migration runner', () => {
   it('applies every migration once, records it like the Supabase CLI, and a second run does nothing', async () => {
     db = await openEmpty();
-    const first = await migrate(db);
+    const first = await migrateWithShim(db);
     const files = await listMigrations();
     expect(first.shimApplied).toBe(true);
     expect(first.applied.map((f) => f.version)).toEqual(files.map((f) => f.version));
@@ -25,7 +26,7 @@ describe('migration runner', () => {
     );
     expect(rows.map((r) => [r.version, r.name])).toEqual(files.map((f) => [f.version, f.name]));
     for (const r of rows) expect(r.n).toBeGreaterThan(0);
-    const second = await migrate(db);
+    const second = await migrateWithShim(db);
     expect(second.applied).toEqual([]);
     expect(second.shimApplied).toBe(false);
     expect((await status(db)).every((s) => s.applied && !s.unknown)).toBe(true);
@@ -33,10 +34,10 @@ describe('migration runner', () => {
 
   it('refuses when the database holds a version the code does not know', async () => {
     db = await openEmpty();
-    await migrate(db);
+    await migrateWithShim(db);
     await db.query(`insert into supabase_migrations.schema_migrations (version, name) values ('29991231000000', 'from_the_future')`);
-    await expect(migrate(db)).rejects.toBeInstanceOf(DatabaseAheadError);
-    await expect(migrate(db)).rejects.toThrow(/29991231000000/);
+    await expect(migrateWithShim(db)).rejects.toBeInstanceOf(DatabaseAheadError);
+    await expect(migrateWithShim(db)).rejects.toThrow(/29991231000000/);
   });
 
   it('rolls a failing file back whole, version row included', async () => {
@@ -44,7 +45,7 @@ describe('migration runner', () => {
     await cp(migrationsDir, dir, { recursive: true });
     await writeFile(join(dir, '29990101000000_broken.sql'), 'create table public.half_done (id int);\nselect 1/0;');
     db = await openEmpty();
-    await expect(migrate(db, { dir })).rejects.toBeInstanceOf(MigrationFailedError);
+    await expect(migrateWithShim(db, { dir })).rejects.toBeInstanceOf(MigrationFailedError);
     const left = await db.query(`select to_regclass('public.half_done') as t`);
     expect(left[0]).toEqual({ t: null });
     const v = await db.query(`select 1 from supabase_migrations.schema_migrations where version = '29990101000000'`);

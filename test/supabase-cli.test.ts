@@ -15,10 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Db } from '../src/db/engine.ts';
-import { DatabaseAheadError, ensurePlatform, listMigrations, migrate, projectRoot } from '../src/db/runner.ts';
+import type { Db } from '../ops/db.ts';
+import { DatabaseAheadError, listMigrations, projectRoot } from '../ops/migrations/runner.ts';
+import { ensurePlatform, migrateWithShim } from '../devstack/platform.ts';
 import { openEmpty, serveDb } from './helpers/db.ts';
-import { cliEnv, cliUnavailable, runSupabase } from './helpers/supabase-cli.ts';
+import { cliEnv, cliUnavailable, runSupabase } from '../devstack/supabase-cli.ts';
 import { schemaFingerprint } from './helpers/schema-fingerprint.ts';
 
 type HistoryRow = { version: string; name: string | null; statements: string[] | null };
@@ -54,7 +55,7 @@ beforeAll(async () => {
   server = await serveDb(viaCli);
   firstRun = await up();
   viaRunner = await openEmpty();
-  await migrate(viaRunner);
+  await migrateWithShim(viaRunner);
 });
 afterAll(async () => {
   await server?.stop();
@@ -109,7 +110,7 @@ describe('supabase migration up (real CLI) vs our runner', () => {
     } finally {
       await ourServer.stop();
     }
-    expect((await migrate(viaCli)).applied).toEqual([]);
+    expect((await migrateWithShim(viaCli)).applied).toEqual([]);
     const list = await runSupabase(['migration', 'list', `--remote=${server.url}`, '--workdir', workdir], { env });
     expect(list.code, list.stderr).toBe(0);
     for (const f of await listMigrations()) {
@@ -149,7 +150,7 @@ describe('supabase migration up (real CLI) vs our runner', () => {
       expect(await history(db)).toEqual(await history(viaRunner));
       const schemas = ['public', 'chat_migration', 'supabase_migrations'];
       expect(await schemaFingerprint(db, schemas)).toEqual(await schemaFingerprint(viaRunner, schemas));
-      expect((await migrate(db)).applied).toEqual([]);
+      expect((await migrateWithShim(db)).applied).toEqual([]);
     } finally {
       await pushServer.stop();
       await db.close();
@@ -163,7 +164,7 @@ describe('supabase migration up (real CLI) vs our runner', () => {
       const r = await up();
       expect(r.code).not.toBe(0);
       expect(r.stdout + r.stderr).toMatch(/29991231000000/);
-      await expect(migrate(viaCli)).rejects.toBeInstanceOf(DatabaseAheadError);
+      await expect(migrateWithShim(viaCli)).rejects.toBeInstanceOf(DatabaseAheadError);
     } finally {
       await viaCli.query(`delete from supabase_migrations.schema_migrations where version = '29991231000000'`);
     }

@@ -4,9 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Db, Queryable } from '../../src/db/engine.ts';
-import { projectRoot } from '../../src/db/runner.ts';
-import { openMigrated } from '../../src/db/template.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
+import { projectRoot } from '../../ops/migrations/runner.ts';
+import { openMigrated } from '../../devstack/templates/pglite.ts';
 
 export { openMigrated };
 

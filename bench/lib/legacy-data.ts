@@ -12,7 +12,7 @@
  *  - `dirtyEvery` > 0 adds one quarantine-bound row (unknown role / attachments not an array) per that many.
  */
 import { createHash } from 'node:crypto';
-import type { Queryable } from '../../src/db/engine.ts';
+import type { Queryable } from '../../ops/db.ts';
 
 export interface LegacyDataOptions {
   rows: number;

@@ -5,7 +5,7 @@
  *  (c) set_based — the same transform over every row in one statement: the in-database limit.
  * Goals: a/c ≥ 0.6; a/b ≥ 10 at 1M (b = with the sleep, as the seed runs); keyset last/first batch ≤ 1.3.
  */
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import type { BackfillSize } from '../config.ts';
 import { hasFunction, loadBenchSql, openMigrated, resetV2 } from '../lib/db.ts';
 import { seedLegacyMessages } from '../lib/legacy-data.ts';

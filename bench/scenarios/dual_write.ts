@@ -4,7 +4,7 @@
  * interleaved: one row per statement (what the app does) and one multi-row statement. The reverse direction
  * (an app writing v2, mirrored to legacy) is measured the same way for the record. Goal: ≤ 2.2×.
  */
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import { hasFunction, openMigrated } from '../lib/db.ts';
 import { seedLegacyMessages } from '../lib/legacy-data.ts';
 import { measureLatency, type LatencyFigures } from '../lib/latency.ts';

@@ -4,11 +4,10 @@
  * Goal: page ≤ 1.5 × PK lookup (p50). Data: N legacy rows converted to v2 by the project's own set-based copy,
  * so both tables hold the same conversations.
  */
-import { hasFunction, loadBenchSql, openMigrated } from '../lib/db.ts';
+import { hasFunction, loadBenchSql, openMigrated, explain } from '../lib/db.ts';
 import { seedLegacyMessages } from '../lib/legacy-data.ts';
 import { measureLatency } from '../lib/latency.ts';
 import { ratio, rng, timed } from '../lib/stats.ts';
-import { explain } from '../lib/db.ts';
 import { goal, notMeasured, type ScenarioContext, type ScenarioResult } from '../lib/types.ts';
 
 const V2_PAGE = `select m.id, m.role, m.content, m.metadata, m.version, m.parent_message_id, m.created_at

@@ -10,8 +10,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openPostgres, type Db } from '../../src/db/engine.ts';
-import { projectRoot } from '../../src/db/runner.ts';
+import { openPostgres, type Db } from '../../ops/db.ts';
+import { projectRoot } from '../../ops/migrations/runner.ts';
 import { figure, percentile, type Figure } from '../lib/stats.ts';
 import { notMeasured, type ScenarioContext, type ScenarioResult } from '../lib/types.ts';
 
@@ -78,7 +78,7 @@ interface Client {
 }
 
 async function newClient(admin: Db, i: number): Promise<Client> {
-  const { signUserToken } = await import('../../src/stack/keys.ts');
+  const { signUserToken } = await import('../../devstack/stack/keys.ts');
   const [u] = await admin.query<{ id: string }>(
     `insert into auth.users (id, email, aud, role) values (gen_random_uuid(), 'stack-' || $1 || '-' || gen_random_uuid() || '@example.test', 'authenticated', 'authenticated') returning id`,
     [i],
@@ -132,8 +132,8 @@ async function coldStart(args: string[]): Promise<{ printed_ms: number; first_20
 export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { cfg, log } = ctx;
   if (!cfg.stack.enabled) return notMeasured('disabled in this mode (toy sizes never spawn processes)');
-  if (!existsSync(join(projectRoot, 'src', 'stack', 'index.ts')) || !existsSync(join(projectRoot, 'supabase', 'functions', 'messages'))) {
-    return notMeasured('the local stack (src/stack, supabase/functions/messages) is not in this checkout');
+  if (!existsSync(join(projectRoot, 'devstack', 'stack', 'index.ts')) || !existsSync(join(projectRoot, 'supabase', 'functions', 'messages'))) {
+    return notMeasured('the local stack (devstack/stack, supabase/functions/messages) is not in this checkout');
   }
   const cold: Record<string, { printed: number[]; first200: number[] }> = { memory: { printed: [], first200: [] } };
   if (cfg.stack.freshDataDir) cold.fresh_data_dir = { printed: [], first200: [] };

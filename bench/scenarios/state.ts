@@ -5,11 +5,10 @@
  * queries it, vs a primary-key lookup. Streams already hold `versionsPerStream` versions, so "current" has
  * history to skip. Goals: save ≤ 2 × plain insert; load current ≤ 1.2 × PK lookup.
  */
-import { hasFunction, openMigrated } from '../lib/db.ts';
+import { hasFunction, openMigrated, explain } from '../lib/db.ts';
 import { createUsersAndAgents } from '../lib/legacy-data.ts';
 import { measureLatency } from '../lib/latency.ts';
 import { ratio, rng } from '../lib/stats.ts';
-import { explain } from '../lib/db.ts';
 import { goal, notMeasured, type ScenarioContext, type ScenarioResult } from '../lib/types.ts';
 
 const TYPES = ['local', 'shared', 'session', 'persistent'];

@@ -8,7 +8,7 @@
  * Reports recall@10 against exact and p50 / p95 latency. Goals: IVFFlat recall ≥ 0.95 at ≤ 1/10 of exact
  * latency; HNSW recall ≥ 0.98.
  */
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import { explain, openMigrated } from '../lib/db.ts';
 import { measureLatency, type LatencyVariant } from '../lib/latency.ts';
 import { gauss, ratio, rng, round, timed } from '../lib/stats.ts';

@@ -1,10 +1,10 @@
 /**
- * The CLIs' argument parser (src/cli/args.ts): strict, and aware of what npm does to flags written before
+ * The CLIs' argument parser (ops/cli/args.ts): strict, and aware of what npm does to flags written before
  * `--`. The real npm and the real scripts are exercised in test/e2e/datadir.test.ts (`npm start --reset`)
  * and test/driver/kill.test.ts (`data:migrate --batchsize 10`).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { intOpt, parseCli, UsageError, type CliSpec } from '../../src/cli/args.ts';
+import { intOpt, parseCli, UsageError, type CliSpec } from '../../ops/cli/args.ts';
 
 const spec: CliSpec = {
   usage: 'usage: npm run db:<command> -- [options]',

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import { openMigrated } from '../helpers/db.ts';
 import {
   actualV2, expectedV2, insertLegacy, invariantViolations, kinds, legacyRows, seedLegacy,

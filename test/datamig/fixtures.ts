@@ -2,7 +2,7 @@
  * Small, deliberately dirty legacy fixtures for the data-migration tests, plus an independent TypeScript
  * implementation of the legacy → v2 mapping to compare the SQL's output against, row by row.
  */
-import type { Queryable } from '../../src/db/engine.ts';
+import type { Queryable } from '../../ops/db.ts';
 import { createUser } from '../helpers/db.ts';
 
 export interface LegacyRow {

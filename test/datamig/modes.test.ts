@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
-import { rollback } from '../../src/db/runner.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
+import { rollback } from '../../ops/migrations/runner.ts';
 import { as, openMigrated } from '../helpers/db.ts';
 import { actualV2, expectedV2, insertLegacy, invariantViolations, legacyRows, seedLegacy, type Seeded } from './fixtures.ts';
 
@@ -240,8 +240,8 @@ describe('rollback', () => {
     expect(lacking).toEqual([]);
     expect(await one(db, `select content from public.chat_messages where id = $1`, [m.legacy_id])).toEqual({ content: 'only ever written to v2' });
     // and it can be re-applied cleanly
-    const { migrate } = await import('../../src/db/runner.ts');
-    await migrate(db);
+    const { migrateWithShim } = await import('../../devstack/platform.ts');
+    await migrateWithShim(db);
     expect(await one(db, `select mode from chat_migration.mode`)).toEqual({ mode: 'legacy' });
   });
 });
@@ -296,8 +296,8 @@ describe('schema v2 rollback (with the data-migration block)', () => {
     expect(await one(db, `select count(*)::int as n from public.chat_messages`)).toEqual(before);
     expect(await one(db, `select content from public.chat_messages where id = $1`, [m.legacy_id])).toEqual({ content: 'x\ny' });
     // re-applying starts clean
-    const { migrate } = await import('../../src/db/runner.ts');
-    await migrate(db);
+    const { migrateWithShim } = await import('../../devstack/platform.ts');
+    await migrateWithShim(db);
     expect(await one(db, `select count(*)::int as n from chat_migration.runs`)).toEqual({ n: 0 });
     expect(await one(db, `select mode from chat_migration.mode`)).toEqual({ mode: 'legacy' });
   });

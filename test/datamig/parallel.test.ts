@@ -12,7 +12,7 @@
  * order under a parallel append (both now order their rows).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { as, openMigrated } from '../helpers/db.ts';
 import { goodState, insertState, seedLegacy } from './fixtures.ts';
 

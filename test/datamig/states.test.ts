@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
-import { rollback } from '../../src/db/runner.ts';
+import type { Db } from '../../ops/db.ts';
+import { rollback } from '../../ops/migrations/runner.ts';
 import { openMigrated } from '../helpers/db.ts';
 import { goodState, insertLegacy, insertState, seedLegacy } from './fixtures.ts';
 

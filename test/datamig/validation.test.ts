@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import { openMigrated } from '../helpers/db.ts';
 
 let db: Db;

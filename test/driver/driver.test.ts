@@ -1,6 +1,6 @@
 /** The migration driver in-process: dual-write capture, pause/resume, quarantine retry, dry run, throttle, errors. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import {
   dryRun,
   explain,
@@ -14,8 +14,8 @@ import {
   SchemaNotMigratedError,
   setMode,
   verify,
-} from '../../src/migration/driver.ts';
-import { seedLegacy } from '../../src/seed/legacy.ts';
+} from '../../ops/data-migration/driver.ts';
+import { seedLegacy } from '../../ops/seed/legacy.ts';
 import { openMigrated } from '../helpers/db.ts';
 import { ledgerInvariant } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { Queryable } from '../../src/db/engine.ts';
-import { projectRoot } from '../../src/db/runner.ts';
+import type { Queryable } from '../../ops/db.ts';
+import { projectRoot } from '../../ops/migrations/runner.ts';
 
 /**
  * The ledger invariant of the data migration at this instant: every legacy row is migrated, quarantined, or not yet

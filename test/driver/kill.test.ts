@@ -5,11 +5,12 @@
  * transaction is rolled back exactly as a server would when the connection drops.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
-import { getStatus, runMigration, verify } from '../../src/migration/driver.ts';
-import { prng, seedLegacy, type SeedResult } from '../../src/seed/legacy.ts';
+import type { Db } from '../../ops/db.ts';
+import { getStatus, runMigration, verify } from '../../ops/data-migration/driver.ts';
+import { prng, seedLegacy, type SeedResult } from '../../ops/seed/legacy.ts';
 import { openMigrated, serveDb } from '../helpers/db.ts';
 import { ledgerInvariant, spawnData } from './helpers.ts';
+import { pgliteOf } from '../../devstack/pglite/engine.ts';
 
 let db: Db;
 let socket: { url: string; stop(): Promise<void> };
@@ -29,8 +30,8 @@ afterAll(async () => {
 /** After a client dies, the server (or pglite-socket) rolls its transaction back; wait until that happened. */
 async function settle() {
   const open = async () =>
-    db.pglite
-      ? db.pglite.isInTransaction()
+    pgliteOf(db)
+      ? pgliteOf(db)!.isInTransaction()
       : (await db.query<{ n: number }>(
           `select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`,
         ))[0]!.n > 0;

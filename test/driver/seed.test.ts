@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openPostgres, type Db } from '../../src/db/engine.ts';
-import { serveSocket } from '../../src/db/socket.ts';
-import { messageDirtKinds, quarantineDirtKinds, seedLegacy } from '../../src/seed/legacy.ts';
+import { openPostgres, type Db } from '../../ops/db.ts';
+import { serveSocket } from '../../devstack/pglite/socket.ts';
+import { messageDirtKinds, quarantineDirtKinds, seedLegacy } from '../../ops/seed/legacy.ts';
 import { onNative, openMigrated } from '../helpers/db.ts';
-import { openMigrated as openPGliteMigrated } from '../../src/db/template.ts';
+import { openMigrated as openPGliteMigrated } from '../../devstack/templates/pglite.ts';
+import { pgliteOf } from '../../devstack/pglite/engine.ts';
 
 // One database for the file (loading the template is the slow part); emptied before each test.
 let db: Db;
@@ -97,7 +98,7 @@ describe('seed:legacy generator', () => {
       expect(viaCopy.method).toMatch(/^copy/);
       const fa = await fingerprint(copyDb);
       if (!onNative) await empty();
-      const socket = onNative ? null : await serveSocket(db.pglite!);
+      const socket = onNative ? null : await serveSocket(pgliteOf(db)!);
       const remote = socket ? await openPostgres(socket.url, { max: 1 }) : db;
       try {
         const viaJson = await seedLegacy(remote, opts);

@@ -15,10 +15,11 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEmbedded, openPostgres, type Db } from '../../src/db/engine.ts';
-import { DataDirInUseError } from '../../src/db/lock.ts';
-import { projectRoot } from '../../src/db/runner.ts';
-import { signUserToken } from '../../src/stack/keys.ts';
+import { openEmbedded } from '../../devstack/pglite/engine.ts';
+import { openPostgres, type Db } from '../../ops/db.ts';
+import { DataDirInUseError } from '../../devstack/pglite/lock.ts';
+import { projectRoot } from '../../ops/migrations/runner.ts';
+import { signUserToken } from '../../devstack/stack/keys.ts';
 
 const ALICE = '00000000-0000-4000-8000-00000000a11c'; // from supabase/seed.sql
 

@@ -5,7 +5,7 @@
  * session: nothing may leak between requests).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChatApiError } from '../../src/client/index.ts';
+import { ChatApiError } from '../../client/index.ts';
 import { axis, newUser, startTestStack, type TestStack, type TestUser } from './stack.ts';
 
 let t: TestStack;

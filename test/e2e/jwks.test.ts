@@ -6,9 +6,9 @@
 import { createServer, type Server } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
-import type { Stack } from '../../src/stack/index.ts';
-import { signUserToken } from '../../src/stack/keys.ts';
+import type { Db } from '../../ops/db.ts';
+import type { Stack } from '../../devstack/stack/index.ts';
+import { signUserToken } from '../../devstack/stack/keys.ts';
 import { startTestStack, type TestStack } from './stack.ts';
 
 let t: TestStack;

@@ -1,5 +1,5 @@
 /**
- * The session-lock proxy on the local stack's Postgres port (src/stack/pg-proxy.ts), with real clients:
+ * The session-lock proxy on the local stack's Postgres port (devstack/stack/pg-proxy.ts), with real clients:
  * - with several connections, pglite-socket interleaves extended-protocol batches on PGlite's single
  *   session (one client's Bind lands on another's unnamed statement: "portal does not exist", or worse, a
  *   `begin` that runs as `commit`); behind the proxy every batch and every transaction block runs whole;
@@ -10,11 +10,12 @@
 import { spawn } from 'node:child_process';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgliteStartupSql, type Db } from '../../src/db/engine.ts';
-import { projectRoot } from '../../src/db/runner.ts';
-import { openMigrated } from '../../src/db/template.ts';
-import { serveSocket, type SocketHandle } from '../../src/db/socket.ts';
-import { serveSessionProxy, type ProxyHandle } from '../../src/stack/pg-proxy.ts';
+import { pgliteStartupSql, pgliteOf } from '../../devstack/pglite/engine.ts';
+import type { Db } from '../../ops/db.ts';
+import { projectRoot } from '../../ops/migrations/runner.ts';
+import { openMigrated } from '../../devstack/templates/pglite.ts';
+import { serveSocket, type SocketHandle } from '../../devstack/pglite/socket.ts';
+import { serveSessionProxy, type ProxyHandle } from '../../devstack/stack/pg-proxy.ts';
 import { onNative } from '../helpers/db.ts';
 
 let db: Db;
@@ -25,7 +26,7 @@ let url: string;
 beforeAll(async () => {
   if (onNative) return;
   db = await openMigrated();
-  sock = await serveSocket(db.pglite!);
+  sock = await serveSocket(pgliteOf(db)!);
   proxy = await serveSessionProxy({ upstreamPort: sock.port, sessionInitSql: pgliteStartupSql });
   url = `postgres://postgres:postgres@127.0.0.1:${proxy.port}/postgres`;
 });

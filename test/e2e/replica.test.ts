@@ -12,7 +12,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/db/socket.ts';
+import { freePort } from '../../devstack/pglite/socket.ts';
 import { replicaCaughtUp, testReplicaUrl } from '../helpers/db.ts';
 import { newUser, raw, startTestStack, type TestStack, type TestUser } from './stack.ts';
 

@@ -8,12 +8,13 @@
  * (`startStack({ databaseUrl })`, what `npm start -- --database-url` does): no socket, no session-lock
  * proxy, every function on its own connection pool, so requests really run in parallel.
  */
-import { openPostgres, type Db } from '../../src/db/engine.ts';
-import { startStack, type Stack, type StackOptions } from '../../src/stack/index.ts';
+import { openPostgres, type Db } from '../../ops/db.ts';
+import { startStack, type Stack, type StackOptions } from '../../devstack/stack/index.ts';
 import { onNative, openMigrated, replicaCaughtUp, replicaUrl } from '../helpers/db.ts';
-import { signUserToken } from '../../src/stack/keys.ts';
+import { signUserToken } from '../../devstack/stack/keys.ts';
+import { expect } from 'vitest';
 import { createClient } from '@supabase/supabase-js';
-import { createChatClient, type ChatClient } from '../../src/client/index.ts';
+import { ChatApiError, createChatClient, type ChatClient } from '../../client/index.ts';
 import { checkedFetch, checkResponse } from './contract-check.ts';
 
 export interface TestStack {
@@ -123,4 +124,16 @@ export function axis(i: number, noise = 0): number[] {
   v[i % 1536] = 1;
   if (noise) v[(i + 1) % 1536] = noise;
   return v;
+}
+
+/** Awaits `p` and asserts it failed with a `ChatApiError` of this status (and code); returns the error. */
+export async function expectApiError(p: Promise<unknown>, status: number, code?: string): Promise<ChatApiError> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(ChatApiError);
+  expect((e as ChatApiError).status).toBe(status);
+  if (code) expect((e as ChatApiError).code).toBe(code);
+  return e as ChatApiError;
 }

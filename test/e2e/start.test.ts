@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { expect, it } from 'vitest';
-import { projectRoot } from '../../src/db/runner.ts';
+import { projectRoot } from '../../ops/migrations/runner.ts';
 import { onNative, openEmpty } from '../helpers/db.ts';
 
 it('starts, serves, prints its keys and stops cleanly on SIGTERM', async () => {

@@ -1,5 +1,5 @@
 /**
- * The embedded engine on a data directory (src/db/engine.ts + src/db/lock.ts), in this process:
+ * The embedded engine on a data directory (devstack/pglite/engine.ts + lock.ts), in this process:
  * the lock's life cycle (taken, refused, released, taken over when stale) and a damaged directory's message.
  * The cross-process cases run against a real `npm start` in test/e2e/datadir.test.ts.
  */
@@ -9,9 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataDirDamagedError, openEmbedded } from '../../src/db/engine.ts';
-import { acquireDataDirLock, DataDirInUseError, procStartTime } from '../../src/db/lock.ts';
-import { ensureTemplate } from '../../src/db/template.ts';
+import { DataDirDamagedError, openEmbedded } from '../../devstack/pglite/engine.ts';
+import { acquireDataDirLock, DataDirInUseError, procStartTime } from '../../devstack/pglite/lock.ts';
+import { ensureTemplate } from '../../devstack/templates/pglite.ts';
 
 let parent: string;
 let template: Blob;

@@ -6,11 +6,11 @@
  *    per call, dropped — sessions and all — when the Db is closed.
  * On the native lane `openSession(db)` opens more real sessions on the same database (race tests).
  */
-import { openPostgres, type Db, type Queryable } from '../../src/db/engine.ts';
-import { openMigrated as openPGliteMigrated } from '../../src/db/template.ts';
-import { openEmbedded } from '../../src/db/engine.ts';
-import { createScratchDatabase, databaseUrl, ensureServerTemplate } from '../../src/db/server-template.ts';
-import { serveSocket } from '../../src/db/socket.ts';
+import { openPostgres, type Db, type Queryable } from '../../ops/db.ts';
+import { openMigrated as openPGliteMigrated } from '../../devstack/templates/pglite.ts';
+import { openEmbedded, pgliteOf } from '../../devstack/pglite/engine.ts';
+import { createScratchDatabase, databaseUrl, ensureServerTemplate } from '../../devstack/templates/server.ts';
+import { serveSocket } from '../../devstack/pglite/socket.ts';
 import { fenceFromInsertLsn, formatLsn, parseLsn } from '../../supabase/functions/_shared/lsn.ts';
 
 /** Superuser URL of the server the native lane runs on; undefined on the PGlite lane. */
@@ -78,7 +78,7 @@ export async function openSession(db: Db, opts: { max?: number } = {}): Promise<
  */
 export async function serveDb(db: Db): Promise<{ url: string; stop(): Promise<void> }> {
   if (db.url) return { url: db.url, stop: async () => {} };
-  return serveSocket(db.pglite!);
+  return serveSocket(pgliteOf(db)!);
 }
 
 /** The same database as `db` on the hot standby (streaming replication copies every database). */

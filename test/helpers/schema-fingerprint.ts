@@ -3,7 +3,7 @@
  * relations (with RLS flags), columns, constraints, indexes, policies, functions (signature, security,
  * search_path), triggers, and the privileges the API roles hold on them.
  */
-import type { Queryable } from '../../src/db/engine.ts';
+import type { Queryable } from '../../ops/db.ts';
 
 export interface Fingerprint {
   relations: string[];

@@ -10,7 +10,7 @@
  *    with the endpoint's compare-and-set (expected_version, like PUT) exactly one restore wins.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { createUser, onNative, openMigrated } from '../helpers/db.ts';
 import { asUser, sessions, sqlState } from './helpers.ts';
 

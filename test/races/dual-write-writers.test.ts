@@ -9,7 +9,7 @@
  * the metrics triggers.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { onNative, openMigrated } from '../helpers/db.ts';
 import {
   asUser, backendPid, budget, heldTransaction, rng, seedOwners, sessions, sqlState, verifyFailures, waitUntilBlocked, type Owner,

@@ -3,7 +3,7 @@
  * one session, so nothing there can race. Every loop here is bounded twice — by a count and by a time
  * budget — and stops by itself; nothing asserts on timing.
  */
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { createUser, openSession } from '../helpers/db.ts';
 
 /** SQLSTATE of a failed query (postgres.js puts it on `code`). */

@@ -12,7 +12,7 @@
  *    (documented in docs/data-migration-sql.md and docs/runbook.md).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { onNative, openMigrated } from '../helpers/db.ts';
 import { heldTransaction, seedOwners, sessions, verifyFailures, type Owner } from './helpers.ts';
 

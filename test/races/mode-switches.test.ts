@@ -9,7 +9,7 @@
  * the switch however early its transaction began.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { onNative, openMigrated } from '../helpers/db.ts';
 import {
   asUser, backendPid, budget, heldTransaction, rng, seedOwners, sessions, sleep, sqlState, verifyFailures, waitUntilBlocked, type Owner,

@@ -7,7 +7,7 @@
  * starts a subtransaction) fails here with "cannot start subtransactions during a parallel operation".
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { createUser, onNative, openMigrated } from '../helpers/db.ts';
 import { sessions } from './helpers.ts';
 

@@ -6,7 +6,7 @@
  * and multi-row statements; afterwards the metrics equal a recount, exactly.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { createUser, onNative, openMigrated } from '../helpers/db.ts';
 import { asUser, budget, sessions, sqlState } from './helpers.ts';
 

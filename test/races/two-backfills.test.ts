@@ -6,7 +6,7 @@
  * pg_try_advisory_xact_lock(chat_migration.lock_key()) at the top of the batch (and of repair).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { onNative, openMigrated } from '../helpers/db.ts';
 import { budget, seedOwners, sessions, sleep, sqlState, verifyFailures } from './helpers.ts';
 

@@ -5,7 +5,7 @@
  * and function has a comment or a /** *\/ note in its migration (tables: `comment on table`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import { openMigrated } from '../helpers/db.ts';
 
 let db: Db;
@@ -45,7 +45,7 @@ describe('conventions', () => {
   it('every v2 function pins search_path and is security invoker unless it must not be', async () => {
     const { readFile, readdir } = await import('node:fs/promises');
     const { join } = await import('node:path');
-    const { migrationsDir } = await import('../../src/db/runner.ts');
+    const { migrationsDir } = await import('../../ops/migrations/runner.ts');
     const names = new Set<string>();
     for (const f of (await readdir(migrationsDir)).filter((n) => n.startsWith('202508050744'))) {
       for (const m of (await readFile(join(migrationsDir, f), 'utf8')).matchAll(/create function public\.(\w+)/g)) names.add(m[1]!);
@@ -74,7 +74,7 @@ describe('conventions', () => {
   it('lowercase SQL in the v2 migration files (no upper-case keywords outside comments and strings)', async () => {
     const { readFile, readdir } = await import('node:fs/promises');
     const { join } = await import('node:path');
-    const { migrationsDir } = await import('../../src/db/runner.ts');
+    const { migrationsDir } = await import('../../ops/migrations/runner.ts');
     const keywords = /\b(CREATE|TABLE|SELECT|INSERT|UPDATE|DELETE|FROM|WHERE|BEGIN|END|RETURNS|LANGUAGE|GRANT|REVOKE|POLICY|INDEX|TRIGGER)\b/;
     for (const f of (await readdir(migrationsDir)).filter((n) => n.startsWith('202508050744'))) {
       const sql = await readFile(join(migrationsDir, f), 'utf8');

@@ -3,7 +3,7 @@
  * postgres the way the platform / data migration would, and helpers that run one statement as an API role
  * and always roll back, so a test can probe privileges without changing the database.
  */
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { as, createUser, type Actor } from '../helpers/db.ts';
 
 export interface World {

@@ -10,7 +10,7 @@
  * The self-test at the end proves the checks flag such functions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { openMigrated } from '../helpers/db.ts';
 
 let db: Db;

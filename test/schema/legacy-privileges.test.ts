@@ -5,8 +5,9 @@
  * were there before byte for byte — including ACLs that differ from what the platform shim creates — or refuses.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
-import { migrate, rollback } from '../../src/db/runner.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
+import { rollback } from '../../ops/migrations/runner.ts';
+import { migrateWithShim } from '../../devstack/platform.ts';
 import { createUser, openEmpty, openMigrated, type Actor } from '../helpers/db.ts';
 import { attempt } from './fixtures.ts';
 
@@ -40,7 +41,7 @@ let before: Db; // migrated up to the file before this one: the ACLs production 
 let db: Db | undefined;
 beforeAll(async () => {
   before = await openEmpty();
-  await migrate(before, { target: '20250809000000' });
+  await migrateWithShim(before, { target: '20250809000000' });
 });
 afterAll(async () => {
   await before?.close();
@@ -99,14 +100,14 @@ describe('legacy table privileges', () => {
   it('up → down → up: the rollback restores the original ACLs byte for byte, and up again the hardened ones', async () => {
     // on the database migrated only up to the file before (the tests above only read its ACLs)
     const original = await acls(before);
-    await migrate(before);
+    await migrateWithShim(before);
     const hardened = await acls(before);
     expect(hardened).not.toEqual(original);
     const undone = await rollback(before);
     expect(undone.version).toBe(VERSION);
     expect(await acls(before)).toEqual(original);
     expect(await before.query(`select to_regnamespace('chat_legacy_acl') as s`)).toEqual([{ s: null }]);
-    await migrate(before);
+    await migrateWithShim(before);
     expect(await acls(before)).toEqual(hardened);
     db = await openMigrated();
     expect(await acls(db)).toEqual(hardened); // the same as a database migrated in one go
@@ -129,7 +130,7 @@ describe('legacy table privileges', () => {
       grant usage on sequence public.chat_messages_id_seq to anon with grant option;
     `);
     const production = await acls(db);
-    await migrate(db);
+    await migrateWithShim(db);
     const hardened = await acls(db);
     expect(hardened).not.toEqual(production);
     expect(hardened.find((l) => l.startsWith('chat_messages.conversation_id '))).toBe('chat_messages.conversation_id null');
@@ -149,7 +150,7 @@ describe('legacy table privileges', () => {
     `);
     const production = await acls(db);
     expect(production.find((l) => l.startsWith('chat_states '))).toMatch(/authenticated=r\/service_role/);
-    await migrate(db);
+    await migrateWithShim(db);
     await rollback(db);
     expect(await acls(db)).toEqual(production);
   });

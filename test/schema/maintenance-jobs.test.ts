@@ -9,9 +9,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPostgres, type Db, type Notice, type Queryable } from '../../src/db/engine.ts';
-import { listMigrations, listRollbacks, migrate } from '../../src/db/runner.ts';
-import { databaseUrl } from '../../src/db/server-template.ts';
+import { openPostgres, type Db, type Notice, type Queryable } from '../../ops/db.ts';
+import { listMigrations, listRollbacks } from '../../ops/migrations/runner.ts';
+import { migrateWithShim } from '../../devstack/platform.ts';
+import { databaseUrl } from '../../devstack/templates/server.ts';
 import { as, createUser, onNative, openMigrated, testServerUrl } from '../helpers/db.ts';
 
 const JOBS = ['ajc_decay_agent_memories', 'ajc_prune_state_checkpoints', 'ajc_sweep_expired_memories', 'ajc_sweep_old_snapshots'];
@@ -90,7 +91,7 @@ describe.skipIf(!onNative)('with pg_cron (native lane, in the cron database, rol
         const here: Db = { kind: 'postgres', ...tx, transaction: (fn) => fn(tx), onNotice: () => () => false, close: async () => {} };
         try {
           await tx.exec(`create extension if not exists pg_cron`);
-          const migrateHere = async () => void (await migrate(here));
+          const migrateHere = async () => void (await migrateWithShim(here));
           await migrateHere();
           await body(tx, migrateHere);
         } catch (e) {

@@ -1,6 +1,6 @@
 /** Nearest-memory search by cosine, its filters and errors; index rebuild; decay and sweeps; health functions. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import { as, openMigrated, type Actor } from '../helpers/db.ts';
 import { createWorld, expectError, vec, type World } from './fixtures.ts';
 

@@ -6,8 +6,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
-import { listMigrations, listRollbacks, shimPath } from '../../src/db/runner.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
+import { listMigrations, listRollbacks } from '../../ops/migrations/runner.ts';
+import { shimPath } from '../../devstack/platform.ts';
 import { openEmpty } from '../helpers/db.ts';
 import { schemaFingerprint } from '../helpers/schema-fingerprint.ts';
 

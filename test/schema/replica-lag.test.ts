@@ -4,7 +4,7 @@
  * test/e2e/replica.test.ts, where WAL replay is paused (replay is cluster-wide: all pauses live there).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import { as, createUser, onNative, openMigrated, testReplicaUrl } from '../helpers/db.ts';
 
 let db: Db;

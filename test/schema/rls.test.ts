@@ -5,7 +5,7 @@
  * reaches everything, and A can do to its own rows exactly what the design allows.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import { openMigrated, type Actor } from '../helpers/db.ts';
 import { attempt, createWorld, type World } from './fixtures.ts';
 

@@ -5,8 +5,9 @@
  * full schema, identical to a fresh one.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Queryable, Db } from '../../src/db/engine.ts';
-import { appliedVersions, listMigrations, listRollbacks, migrate, rollback } from '../../src/db/runner.ts';
+import type { Queryable, Db } from '../../ops/db.ts';
+import { appliedVersions, listMigrations, listRollbacks, rollback } from '../../ops/migrations/runner.ts';
+import { migrateWithShim } from '../../devstack/platform.ts';
 import { openEmpty, openMigrated } from '../helpers/db.ts';
 
 const opened: Db[] = [];
@@ -56,10 +57,10 @@ describe('per-file rollbacks', () => {
       expect(undone.version).toBe(versions[i]);
       expect([...(await appliedVersions(db)).keys()]).toEqual(versions.slice(0, i));
       const partial = await track(openEmpty());
-      await migrate(partial, { target: versions[i - 1]! });
+      await migrateWithShim(partial, { target: versions[i - 1]! });
       expect(await fingerprint(db)).toEqual(await fingerprint(partial));
     }
-    const again = await migrate(db);
+    const again = await migrateWithShim(db);
     expect(again.applied.map((f) => f.version)).toEqual(versions.slice(1));
     expect(await fingerprint(db)).toEqual(full);
   });

@@ -5,8 +5,9 @@
  * archive copies v2 data before dropping it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
-import { migrate, rollback } from '../../src/db/runner.ts';
+import type { Db } from '../../ops/db.ts';
+import { rollback } from '../../ops/migrations/runner.ts';
+import { migrateWithShim } from '../../devstack/platform.ts';
 import { openMigrated } from '../helpers/db.ts';
 import { createWorld as createWorldUnlinked, type World } from './fixtures.ts';
 
@@ -149,20 +150,20 @@ describe('schema v2 rollback', () => {
     const [hardened] = await db.query<{ t: boolean }>(`select has_table_privilege('anon', 'public.chat_messages', 'truncate') as t`);
     expect(hardened!.t).toBe(false);
 
-    const up = await migrate(db);
+    const up = await migrateWithShim(db);
     expect(up.applied.map((f) => f.version)).toEqual(all.filter((v) => v > '20250801000000' && v !== '20250810000000'));
     expect(await legacyFingerprint(db)).toEqual(legacy0);
     for (const t of V2_TABLES) {
       const [r] = await db.query<{ n: number }>(`select count(*)::int as n from public.${t}`);
       expect(r!.n, t).toBe(0);
     }
-    const again = await migrate(db);
+    const again = await migrateWithShim(db);
     expect(again.applied).toEqual([]);
     expect(await legacyFingerprint(db)).toEqual(legacy0);
 
     // and the cycle repeats cleanly
     await rollback(db, { version: '20250805074444' });
-    await migrate(db);
+    await migrateWithShim(db);
     expect(await legacyFingerprint(db)).toEqual(legacy0);
     expect(await versions(db)).toEqual(all);
   });
@@ -194,11 +195,11 @@ describe('schema v2 rollback', () => {
     expect(await legacyFingerprint(db)).toEqual(legacy0);
 
     // without the flag nothing is archived; with it again, the earlier archive is renamed aside
-    await migrate(db);
+    await migrateWithShim(db);
     await createWorld(db);
     await rollback(db, { version: '20250805074444' });
     expect(await counts('advanced_json_chat_archive')).toEqual(live);
-    await migrate(db);
+    await migrateWithShim(db);
     await createWorld(db);
     await createWorld(db);
     await rollback(db, { version: '20250805074444', archive: true });

@@ -1,6 +1,6 @@
 /** agent_states versioning, save_agent_state optimistic concurrency, checkpoints (restore, prune). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { as, openMigrated, type Actor } from '../helpers/db.ts';
 import { createWorld, expectError, type World } from './fixtures.ts';
 

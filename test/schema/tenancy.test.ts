@@ -5,7 +5,7 @@
  * covers writing into another user's rows; this file covers pointing one's own rows at another user's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import { openMigrated, type Actor } from '../helpers/db.ts';
 import { attempt, createWorld, type World } from './fixtures.ts';
 

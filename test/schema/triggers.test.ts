@@ -1,6 +1,6 @@
 /** Triggers: updated_at, message versions + revisions, session metrics, content CHECK, parent threads. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/engine.ts';
+import type { Db } from '../../ops/db.ts';
 import { as, openMigrated } from '../helpers/db.ts';
 import { createWorld, expectError, type World } from './fixtures.ts';
 

@@ -4,7 +4,7 @@
  * functions (and psql users) call them. RLS stays the fence: every call runs as the caller.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db, Queryable } from '../../src/db/engine.ts';
+import type { Db, Queryable } from '../../ops/db.ts';
 import { as, openMigrated, type Actor } from '../helpers/db.ts';
 import { attempt, createWorld, expectError, type World } from './fixtures.ts';
 
