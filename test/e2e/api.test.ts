@@ -276,7 +276,7 @@ describe('sessions', () => {
     await expectApiError(alice.chat.createSession({ id: session.id }), 409);
     const listed = await alice.chat.listSessions({ limit: 200 });
     expect(listed.sessions.map((s) => s.id)).toContain(session.id);
-    const snapshots = await alice.chat.call<{ snapshots: Array<{ id: string }> }>('GET', `sessions/${session.id}/snapshots`);
+    const snapshots = await alice.chat.listSnapshots(session.id);
     expect(snapshots.snapshots.map((s) => s.id)).toEqual([narrowed.snapshot.id, snapshot.id]);
   });
 });
@@ -290,6 +290,7 @@ describe('openapi', () => {
       expect(r.json, path).toEqual(doc);
     }
     expect((await raw(t, 'POST', 'openapi.json', { body: '{}' })).status).toBe(405);
+    expect(await alice.chat.openApi()).toEqual(doc);
   });
 });
 
