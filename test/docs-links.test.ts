@@ -70,7 +70,7 @@ describe('documentation references', () => {
       'notes-1',
     ]);
     const text = [
-      'See [the runbook](runbook.md), [replicas](../README.md#with-a-read-replica) and `devstack/stack/pg-proxy.ts`.',
+      'See [the runbook](runbook.md), [replicas](../devstack/README.md#with-a-read-replica) and `devstack/stack/pg-proxy.ts`.',
       'Gone: [old](old-notes.md), [anchor](../README.md#no-such-heading), `src/db/engine.ts`, `scripts/*.ts` (a glob).',
       '```sh\ncat src/not-checked-in-code.ts  # [x](nowhere.md)\n```',
     ].join('\n');

@@ -3,7 +3,7 @@
  * ten times what a row-by-row client seeder manages), deterministic: the same `rows` always gives the same
  * bytes, so repeated runs measure the same work.
  *
- * Shape (what production chat data looks like, SPEC §4):
+ * Shape (what production chat data looks like):
  *  - 40 conversations active at a time, ~25 messages each, interleaved in id order (ids follow time);
  *  - roles alternate user / assistant with the legacy aliases (human, ai, bot, function) mixed in;
  *  - 15 % of messages carry 1–2 attachments, 25 % of assistant messages 1–2 tool calls (half of the args

@@ -1,5 +1,5 @@
 /**
- * Realistic, deterministic legacy (v1) chat data — the dirty kind production really holds (SPEC §4).
+ * Realistic, deterministic legacy (v1) chat data — the dirty kind production really holds.
  *
  * Used by `npm run seed:legacy`, by the data-migration tests and by the benchmarks. Every value comes
  * from one seeded PRNG, so the same options give byte-identical tables (same ids on a fresh database).

@@ -14,7 +14,7 @@ export const repairableDirtKinds = [
   'empty_arrays', // [] attachments / tool calls
 ] as const;
 
-/** Dirt the migration must send to quarantine (SPEC §6 mapping rules). */
+/** Dirt the migration must send to quarantine (the data migration's mapping rules). */
 export const quarantineDirtKinds = [
   'unknown_role', // a role that is neither canonical nor a known alias
   'attachments_not_array', // an object where the array should be

@@ -2,9 +2,38 @@
 -- quarantine (schema chat_migration), the mode triggers on the legacy and v2 tables, the session-claim guard on
 -- conversation_sessions and the public API functions — and its version row. It never touches message data:
 -- legacy and v2 rows stay as they are.
--- When the migration had been finalized, the legacy tables are first moved back from chat_archive to public.
--- Before rolling back from dual_write or v2_only, switch to 'legacy' if you want legacy complete:
---   select set_chat_schema_mode('dual_write');  -- from v2_only: copies to legacy what v2 gained
+-- It refuses, with a HINT, where removing it (and later v2: npm run db:rollback -- --to 20250805074444 rolls
+-- this file back first) would lose messages:
+--   * in v2_only (also after a finalize): legacy misses what v2 gained since the switch —
+--     select set_chat_schema_mode('dual_write'); first copies it to legacy (and moves archived tables back);
+--   * while v2 holds live messages that legacy lacks (rows written to v2 while nothing mirrored them). History
+--     imported from chat_states is the exception: it came from legacy chat_states, which keeps it. In
+--     dual_write every v2 write already has its legacy twin.
+do $$
+declare
+  v_lacking bigint;
+begin
+  if exists (select 1 from chat_migration.mode where mode = 'v2_only' or finalized_at is not null) then
+    raise exception 'cannot roll back the chat data migration while the chat schema mode is v2_only: legacy misses what v2 gained since'
+      using errcode = '55000',
+            hint = 'Run select set_chat_schema_mode(''dual_write''); first (it copies to legacy the v2 rows legacy '
+                   'lacks and un-archives a finalized migration), then roll back again.';
+  end if;
+  select count(*) into v_lacking
+    from public.chat_messages_v2 v
+   where v.deleted_at is null
+     and coalesce(v.metadata ->> 'source', '') <> 'chat_states'
+     and (v.legacy_id is null
+          or not exists (select 1 from public.chat_messages l where l.id = v.legacy_id));
+  if v_lacking > 0 then
+    raise exception 'cannot roll back the chat data migration: % v2 message(s) have no legacy row and would be lost', v_lacking
+      using errcode = '55000',
+            hint = 'Copy them to legacy first: select set_chat_schema_mode(''dual_write''); from v2_only, or export '
+                   'them. Find them with: select * from chat_messages_v2 where deleted_at is null and legacy_id is null.';
+  end if;
+end
+$$;
+
 do $$
 begin
   if to_regclass('chat_archive.chat_messages') is not null and to_regclass('public.chat_messages') is null then

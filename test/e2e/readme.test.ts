@@ -1,5 +1,5 @@
 /**
- * The README's "Call it from your chat client" section, run as written against a fresh seeded stack: the
+ * The "Call it from your chat client" section of docs/getting-started.md, run as written against a fresh seeded stack: the
  * curl block, then the TypeScript block as a consumer of the package — `advanced-json-chat/client` resolved
  * by name through node_modules and the package's `exports`, under plain Node 20 and through tsc.
  */
@@ -22,12 +22,12 @@ afterAll(async () => {
   await t?.stop();
 });
 
-describe('README: "Call it from your chat client"', () => {
+describe('docs/getting-started.md: "Call it from your chat client"', () => {
   const run = promisify(execFile);
 
-  /** The fenced blocks of one README section, in order. */
+  /** The fenced blocks of one section of the guide, in order. */
   async function readmeBlocks(section: string): Promise<Array<{ lang: string; code: string }>> {
-    const readme = await readFile(join(projectRoot, 'README.md'), 'utf8');
+    const readme = await readFile(join(projectRoot, 'docs', 'getting-started.md'), 'utf8');
     const start = readme.indexOf(`## ${section}`);
     expect(start).toBeGreaterThan(-1);
     const end = readme.indexOf('\n## ', start + 3);
@@ -36,7 +36,7 @@ describe('README: "Call it from your chat client"', () => {
   }
 
   it('runs top to bottom on a fresh seeded stack: curl, then the client by package name on Node 20 (and through tsc)', async () => {
-    // `npm start` on a new database applies the seed; the README's default user (Alice) comes from it
+    // `npm start` on a new database applies the seed; the guide's default user (Alice) comes from it
     await t.admin.exec(await readFile(join(projectRoot, 'supabase', 'seed.sql'), 'utf8'));
     const blocks = await readmeBlocks('Call it from your chat client');
     const sh = blocks.find((b) => b.lang === 'sh')!;

@@ -1,5 +1,5 @@
 /**
- * Concurrency contract of the agent-state API (20250805074446): a stream (agent, user, state_type, session)
+ * Concurrency contract of the agent-state API (20250805074450): a stream (agent, user, state_type, session)
  * is serialized by a transaction-scoped advisory lock (agent_state_stream_lock_key).
  *  - save_agent_state with the same p_expected_version from many sessions at once: exactly one winner, the
  *    rest AJC01 with the current version in the message and a HINT.

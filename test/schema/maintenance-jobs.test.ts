@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, type Db, type Notice, type Queryable } from '../../ops/db.ts';
-import { listMigrations, listRollbacks } from '../../ops/migrations/runner.ts';
+import { listMigrations, listRollbacks, rollbackTo } from '../../ops/migrations/runner.ts';
 import { migrateWithShim } from '../../devstack/platform.ts';
 import { databaseUrl } from '../../devstack/templates/server.ts';
 import { as, createUser, onNative, openMigrated, testServerUrl } from '../helpers/db.ts';
@@ -82,7 +82,7 @@ describe.skipIf(!onNative)('with pg_cron (native lane, in the cron database, rol
    * A new session each time: pg_cron caches cron.job's OID per session, and after a rolled-back
    * `create extension pg_cron` the next one in the same session fails ("could not open relation with OID").
    */
-  async function inRolledBackCronDb(body: (tx: Queryable, migrateHere: () => Promise<void>) => Promise<void>) {
+  async function inRolledBackCronDb(body: (tx: Queryable, migrateHere: () => Promise<void>, here: Db) => Promise<void>) {
     let failure: unknown;
     const cron = await openPostgres(cronUrl, { max: 1 });
     await cron
@@ -93,7 +93,7 @@ describe.skipIf(!onNative)('with pg_cron (native lane, in the cron database, rol
           await tx.exec(`create extension if not exists pg_cron`);
           const migrateHere = async () => void (await migrateWithShim(here));
           await migrateHere();
-          await body(tx, migrateHere);
+          await body(tx, migrateHere, here);
         } catch (e) {
           failure = e;
         }
@@ -152,11 +152,11 @@ describe.skipIf(!onNative)('with pg_cron (native lane, in the cron database, rol
     });
   });
 
-  it('its rollback, and the whole-v2 rollback, unschedule the jobs before dropping what they call', async () => {
+  it('its rollback, and rolling back all of v2 (which rolls it back first), unschedule the jobs before dropping what they call', async () => {
     const rollbacks = new Map((await listRollbacks()).map((r) => [r.version, r.path]));
     const versions = (await listMigrations()).map((m) => m.version);
     expect(versions).toContain('20250809000000');
-    await inRolledBackCronDb(async (tx, migrateHere) => {
+    await inRolledBackCronDb(async (tx, migrateHere, here) => {
       await tx.query(`select * from public.schedule_maintenance_jobs()`);
       expect(await ours(tx)).toHaveLength(4);
       await tx.exec(await readFile(rollbacks.get('20250809000000')!, 'utf8'));
@@ -167,7 +167,8 @@ describe.skipIf(!onNative)('with pg_cron (native lane, in the cron database, rol
       await migrateHere();
       await tx.query(`select * from public.schedule_maintenance_jobs()`);
       expect(await ours(tx)).toHaveLength(4);
-      await tx.exec(await readFile(rollbacks.get('20250805074444')!, 'utf8'));
+      const done = await rollbackTo(here, '20250805074444');
+      expect(done.map((f) => f.version)).toContain('20250809000000');
       expect(await ours(tx)).toEqual([]);
       expect(await tx.query(`select to_regclass('public.agent_memories') as t`)).toEqual([{ t: null }]);
     });

@@ -1,5 +1,5 @@
 /**
- * replica_lag() (20250805074447, with the other health functions): what the primary knows about its
+ * replica_lag() (20250805074452, with the other health functions): what the primary knows about its
  * standbys, for operators and for a backfill that slows down while replicas fall behind. How it behaves while a standby lags is asserted in
  * test/e2e/replica.test.ts, where WAL replay is paused (replay is cluster-wide: all pauses live there).
  */

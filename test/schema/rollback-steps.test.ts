@@ -4,9 +4,14 @@
  * compared with a database migrated only that far — and end at the legacy baseline; `up` then restores the
  * full schema, identical to a fresh one.
  */
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Queryable, Db } from '../../ops/db.ts';
-import { appliedVersions, listMigrations, listRollbacks, rollback } from '../../ops/migrations/runner.ts';
+import {
+  appliedVersions, listMigrations, listRollbacks, migrationsDir, NewerMigrationsAppliedError, rollback, rollbackTo, rollbacksDir,
+} from '../../ops/migrations/runner.ts';
 import { migrateWithShim } from '../../devstack/platform.ts';
 import { openEmpty, openMigrated } from '../helpers/db.ts';
 
@@ -52,17 +57,77 @@ describe('per-file rollbacks', () => {
     const db = await track(openMigrated());
     const full = await fingerprint(db);
     const versions = (await listMigrations()).map((m) => m.version);
+    // the schema of a database migrated only that far, for every version: one database migrated step by step
+    const partial = await track(openEmpty());
+    const upTo = new Map<string, string[]>();
+    for (const v of versions) {
+      await migrateWithShim(partial, { target: v });
+      upTo.set(v, await fingerprint(partial));
+    }
     for (let i = versions.length - 1; i >= 1; i--) {
       const undone = await rollback(db);
       expect(undone.version).toBe(versions[i]);
       expect([...(await appliedVersions(db)).keys()]).toEqual(versions.slice(0, i));
-      const partial = await track(openEmpty());
-      await migrateWithShim(partial, { target: versions[i - 1]! });
-      expect(await fingerprint(db)).toEqual(await fingerprint(partial));
+      expect(await fingerprint(db)).toEqual(upTo.get(versions[i - 1]!));
     }
     const again = await migrateWithShim(db);
     expect(again.applied.map((f) => f.version)).toEqual(versions.slice(1));
     expect(await fingerprint(db)).toEqual(full);
+  });
+
+  it('--to V rolls back what builds on V, newest first, then V; what does not build on it stays applied', async () => {
+    const db = await track(openMigrated());
+    const full = await fingerprint(db);
+    const all = (await listMigrations()).map((m) => m.version);
+    const lines: string[] = [];
+    const done = await rollbackTo(db, '20250806000000', { log: (l) => lines.push(l) });
+    // the data-migration files; the scheduler (built on the maintenance functions) and the legacy hardening stay
+    const dataMigration = all.filter((v) => v.startsWith('20250806')).reverse();
+    expect(dataMigration.length).toBeGreaterThan(0);
+    expect(done.map((f) => f.version)).toEqual(dataMigration);
+    expect(lines).toHaveLength(dataMigration.length);
+    expect([...(await appliedVersions(db)).keys()]).toEqual(all.filter((v) => !v.startsWith('20250806')));
+    expect((await fingerprint(db)).filter((x) => x.includes('chat_migration'))).toEqual([]);
+    const again = await migrateWithShim(db);
+    expect(again.applied.map((f) => f.version)).toEqual([...dataMigration].reverse());
+    expect(await fingerprint(db)).toEqual(full);
+  });
+
+  it('a later migration with its own rollback fits without edits: --to rolls it back first, plain rollback names it', async () => {
+    // a copy of supabase/ plus one file built on v2, as another branch would add it (no header naming what it
+    // depends on: it builds on everything before it)
+    const root = await mkdtemp(join(tmpdir(), 'ajc-later-'));
+    const dir = join(root, 'migrations');
+    const rbDir = join(root, 'rollbacks');
+    await cp(migrationsDir, dir, { recursive: true });
+    await cp(rollbacksDir, rbDir, { recursive: true });
+    await writeFile(join(dir, '20250811000000_create_message_bookmarks.sql'),
+      `-- Purpose : a test table built on chat_messages_v2.\n` +
+      `create table public.message_bookmarks (message_id uuid primary key references public.chat_messages_v2 (id));\n` +
+      `alter table public.message_bookmarks enable row level security;\n`);
+    await writeFile(join(rbDir, '20250811000000_create_message_bookmarks.down.sql'),
+      `drop table public.message_bookmarks;\n` +
+      `do $$ begin if to_regclass('supabase_migrations.schema_migrations') is not null then ` +
+      `delete from supabase_migrations.schema_migrations where version = '20250811000000'; end if; end $$;\n`);
+    try {
+      const db = await track(openEmpty());
+      await migrateWithShim(db, { dir });
+      const all = [...(await appliedVersions(db)).keys()];
+      expect(all).toContain('20250811000000');
+      // without --to, any v2 file refuses and names it among what must go first
+      const err = await rollback(db, { version: '20250805074453', dir: rbDir, migrationsDir: dir }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(NewerMigrationsAppliedError);
+      expect((err as NewerMigrationsAppliedError).dependents).toContain('20250811000000');
+      // --to V: everything after V that builds on it, newest first, the new file first of all
+      const done = await rollbackTo(db, '20250805074444', { dir: rbDir, migrationsDir: dir });
+      expect(done[0]!.version).toBe('20250811000000');
+      expect(done.map((f) => f.version)).toEqual(all.filter((v) => v >= '20250805074444' && v !== '20250810000000').reverse());
+      expect([...(await appliedVersions(db)).keys()]).toEqual(['20250801000000', '20250810000000']);
+      const [t] = await db.query<{ t: string | null }>(`select to_regclass('public.message_bookmarks')::text as t`);
+      expect(t!.t).toBeNull();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 
   it('a companion file refuses while a newer one is applied, with a hint', async () => {

@@ -1,6 +1,6 @@
 /**
- * The SQL write API (20250805074448): post_chat_message, create_/update_conversation_session,
- * create_context_snapshot and the view chat_messages_expanded, called as the API roles the way the edge
+ * The SQL write API (20250805074453 messages, …54 sessions and snapshots): post_chat_message,
+ * create_/update_conversation_session, create_context_snapshot and the view chat_messages_expanded, called as the API roles the way the edge
  * functions (and psql users) call them. RLS stays the fence: every call runs as the caller.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,7 +1,7 @@
 /**
  * How rows leave the database: built as jsonb in SQL, so timestamps keep Postgres' full microsecond text
  * (keyset cursors round-trip exactly) and columns nobody outside needs (raw embeddings) stay in. Messages
- * have their own view for it, public.chat_messages_expanded (20250805074448).
+ * have their own view for it, public.chat_messages_expanded (20250805074453).
  */
 
 /** An agent_memories row `am` without the 1536 floats (clients sent them; they do not need them back). */

@@ -1,0 +1,14 @@
+-- Rollback of 20250805074449_create_agent_memory_api: drops the memory search and access functions only.
+-- Tables and data are untouched. Everything newer that builds on it is rolled back
+-- first (npm run db:rollback -- --to <this version>).
+drop function public.record_agent_memory_access(uuid[]);
+drop function public.match_agent_memories(uuid, extensions.vector, integer, text[], real);
+
+-- History row, where there is a history (not after `psql -f` or another migration tool).
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    delete from supabase_migrations.schema_migrations where version = '20250805074449';
+  end if;
+end
+$$;
