@@ -1,6 +1,7 @@
 -- Rollback of schema v2: 20250805074444_create_advanced_json_chat_schema and its companions
 -- 20250805074445..20250805074449 (triggers, memory/state API, maintenance functions, write API), plus the data
--- migration (20250806000000) and the maintenance scheduler (20250809000000) built on them.
+-- migration (20250806000000), the maintenance scheduler (20250809000000) and the hot-path tuning (20250812000000)
+-- built on them.
 --
 -- Purpose : return the database to the legacy (v1) schema. Legacy tables (agents, chat_messages,
 --           chat_states) and their data are never touched: nothing here reads or writes them except
@@ -150,6 +151,16 @@ end
 $$;
 drop function if exists public.unschedule_maintenance_jobs();
 drop function if exists public.schedule_maintenance_jobs(text, text, text, text);
+
+-- Hot path (20250812000000): it owns no object of its own (function bodies, WHEN clauses, a dropped index),
+-- so everything it changed goes with the v2 objects below; only its history row is removed here.
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    delete from supabase_migrations.schema_migrations where version = '20250812000000';
+  end if;
+end
+$$;
 
 -- Later migrations built on v2 must be rolled back first (this script does not know their objects).
 do $$

@@ -63,7 +63,8 @@ describe('per-file rollbacks', () => {
     const again = await migrateWithShim(db);
     expect(again.applied.map((f) => f.version)).toEqual(versions.slice(1));
     expect(await fingerprint(db)).toEqual(full);
-  });
+    // one full migration per file from an empty database: past the default timeout on a loaded 2-core machine
+  }, 300_000);
 
   it('a companion file refuses while a newer one is applied, with a hint', async () => {
     const db = await track(openMigrated());
