@@ -97,6 +97,29 @@ describe('agent_states versioning', () => {
   });
 });
 
+describe('agent_states retirement', () => {
+  // The update trigger lets exactly one update through without calling its function (WHEN clause): the
+  // retirement of the current row, is_current true → false with every other column unchanged.
+  it('allows a bare retirement and refuses a retirement that changes anything else with AJC02', async () => {
+    const service: Actor = { role: 'service_role' };
+    const current = async (tx: Queryable) =>
+      (await tx.query<{ id: string }>(`select id from public.agent_states where agent_id = $1 and is_current limit 1`, [A.agentId]))[0]!.id;
+    const retired = await as(db, service, async (tx) => {
+      const id = await current(tx);
+      const rows = await tx.query<{ is_current: boolean }>(`update public.agent_states set is_current = false where id = $1 returning is_current`, [id]);
+      throw Object.assign(new Error('rollback'), { rows });
+    }).catch((e: { rows?: { is_current: boolean }[] }) => e.rows);
+    expect(retired).toEqual([{ is_current: false }]);
+    for (const change of [`metadata = '{"x":1}'`, `state = '{"forged":true}'`, `version = version + 1`, `parent_state_id = null, created_at = now() - interval '1 day'`]) {
+      const err = await expectError(db, service, async (tx) => {
+        const id = await current(tx);
+        await tx.query(`update public.agent_states set is_current = false, ${change} where id = $1`, [id]);
+      });
+      expect(err.code, change).toBe('AJC02');
+    }
+  });
+});
+
 describe('save_agent_state', () => {
   it('appends versions and raises AJC01 with a hint when the expected version is stale', async () => {
     const v1 = await as(db, userA(), (tx) => save(tx, A.agentId, 'persistent', { n: 1 }, null, 0));
