@@ -150,6 +150,15 @@ $$;
 drop function if exists public.unschedule_maintenance_jobs();
 drop function if exists public.schedule_maintenance_jobs(text, text, text, text);
 
+-- The vector-index tuning (20250813000000) changes only v2 objects, which go below: its history row goes with them.
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is not null then
+    delete from supabase_migrations.schema_migrations where version = '20250813000000';
+  end if;
+end
+$$;
+
 -- Later migrations built on v2 must be rolled back first (this script does not know their objects).
 do $$
 declare
