@@ -165,7 +165,7 @@ grant execute on function public.match_agent_memories(uuid, extensions.vector, i
  * takes a SHARE lock). For zero write blocking on a large production table run the same statements by hand
  * with CREATE INDEX CONCURRENTLY (docs/schema.md) — that cannot run inside a function.
  * maintenance_work_mem is raised for this transaction only (an HNSW build is fast while the graph fits in it:
- * ≈ 1.1 × rows × (6 kB + 16 neighbours), never below 128MB, at most 2GB) and restored before returning.
+ * ≈ 1.1 × rows × (6 kB + 16 neighbours), never below 128MB, at most 2047MB, the 32-bit limit) and restored before returning.
  * Returns lists = null (an IVFFlat notion; kept so callers' column lists keep working).
  * security definer: only the table owner may create and drop its indexes; callable by service_role only.
  */
@@ -181,7 +181,7 @@ declare
   v_need_mb bigint;
 begin
   select count(*) into v_rows from public.agent_memories m where m.embedding is not null;
-  v_need_mb := least(2048, greatest(128, ceil(v_rows * (1536 * 4 + 16 * 2 * 8 + 64) * 1.1 / 1048576.0)::bigint));
+  v_need_mb := least(2047, greatest(128, ceil(v_rows * (1536 * 4 + 16 * 2 * 8 + 64) * 1.1 / 1048576.0)::bigint));
   if pg_catalog.pg_size_bytes(v_old_mem) < v_need_mb * 1048576 then
     perform set_config('maintenance_work_mem', v_need_mb || 'MB', true);
   end if;
