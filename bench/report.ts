@@ -206,7 +206,7 @@ export function renderResults(res: Any): string {
         v.methods.map((x: Any) => [x.name === 'default' ? '**default** (match_agent_memories)' : x.name, n(x.recall_at_10), f(x.p50_ms), f(x.p95_ms), n(x.latency_over_exact)]),
       ),
       '',
-      'IVFFlat rows are measured in their own interleaved block against that block\'s exact scan.',
+      'IVFFlat rows are measured in a second interleaved block (after the HNSW block, on the same table with an IVFFlat index instead) and compared with the first block\'s exact scan. The ef_search rows force the index (seq scans off); the default is what the planner does.',
       '',
     );
   } else out.push(v?.notes?.join('; ') ?? 'not run', '');

@@ -67,13 +67,23 @@ export async function copyRows(db: Db, into: string, produce: (write: (lines: st
   const sql = postgres(db.url!, { max: 1, onnotice: () => {} });
   try {
     const stream = await sql.unsafe(`copy ${into} from stdin`).writable();
-    await produce(
-      (lines) =>
-        new Promise<void>((resolve, reject) => {
-          if (stream.write(lines)) resolve();
-          else stream.once('drain', resolve).once('error', reject);
-        }),
-    );
+    let failed: Error | null = null;
+    stream.on('error', (e: Error) => {
+      failed = e;
+    });
+    await produce(async (lines) => {
+      if (failed) throw failed;
+      if (stream.write(lines)) return;
+      await new Promise<void>((resolve, reject) => {
+        const onError = (e: Error) => reject(e);
+        stream.once('error', onError);
+        stream.once('drain', () => {
+          stream.off('error', onError);
+          resolve();
+        });
+      });
+    });
+    if (failed) throw failed;
     await new Promise<void>((resolve, reject) => {
       stream.on('error', reject);
       stream.on('finish', resolve);
