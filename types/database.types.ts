@@ -19,7 +19,7 @@ export type Database = {
                     "id": string;
                     "importance": number;
                     "last_accessed_at": string | null;
-                    "memory_type": string;
+                    "memory_type": Database["public"]["Enums"]["memory_type"];
                     "metadata": NonNullable<Json>;
                     "related_memory_ids": (string)[];
                     "source_message_id": string | null;
@@ -39,7 +39,7 @@ export type Database = {
                     "id"?: string;
                     "importance"?: number;
                     "last_accessed_at"?: string | null;
-                    "memory_type": string;
+                    "memory_type": Database["public"]["Enums"]["memory_type"];
                     "metadata"?: NonNullable<Json>;
                     "related_memory_ids"?: (string)[];
                     "source_message_id"?: string | null;
@@ -58,7 +58,7 @@ export type Database = {
                     "id"?: string;
                     "importance"?: number;
                     "last_accessed_at"?: string | null;
-                    "memory_type"?: string;
+                    "memory_type"?: Database["public"]["Enums"]["memory_type"];
                     "metadata"?: NonNullable<Json>;
                     "related_memory_ids"?: (string)[];
                     "source_message_id"?: string | null;
@@ -73,6 +73,17 @@ export type Database = {
                         ];
                         isOneToOne: false;
                         referencedRelation: "agents";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "agent_memories_source_message_id_fkey";
+                        columns: [
+                            "source_message_id"
+                        ];
+                        isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
                         referencedColumns: [
                             "id"
                         ];
@@ -101,7 +112,7 @@ export type Database = {
                     "session_id": string | null;
                     "state": NonNullable<Json>;
                     "state_hash": string;
-                    "state_type": string;
+                    "state_type": Database["public"]["Enums"]["state_type"];
                     "user_id": string | null;
                     "version": number;
                 };
@@ -116,7 +127,7 @@ export type Database = {
                     "session_id"?: string | null;
                     "state": NonNullable<Json>;
                     "state_hash": string;
-                    "state_type": string;
+                    "state_type": Database["public"]["Enums"]["state_type"];
                     "user_id"?: string | null;
                     "version": number;
                 };
@@ -130,7 +141,7 @@ export type Database = {
                     "session_id"?: string | null;
                     "state"?: NonNullable<Json>;
                     "state_hash"?: string;
-                    "state_type"?: string;
+                    "state_type"?: Database["public"]["Enums"]["state_type"];
                     "user_id"?: string | null;
                     "version"?: number;
                 };
@@ -241,6 +252,17 @@ export type Database = {
                             "message_id"
                         ];
                         isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "chat_message_attachments_message_id_fkey";
+                        columns: [
+                            "message_id"
+                        ];
+                        isOneToOne: false;
                         referencedRelation: "chat_messages_v2";
                         referencedColumns: [
                             "id"
@@ -278,6 +300,17 @@ export type Database = {
                     "version"?: number;
                 };
                 Relationships: [
+                    {
+                        foreignKeyName: "chat_message_revisions_message_id_fkey";
+                        columns: [
+                            "message_id"
+                        ];
+                        isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
                     {
                         foreignKeyName: "chat_message_revisions_message_id_fkey";
                         columns: [
@@ -361,7 +394,7 @@ export type Database = {
                     "legacy_id": number | null;
                     "metadata": NonNullable<Json>;
                     "parent_message_id": string | null;
-                    "role": string;
+                    "role": Database["public"]["Enums"]["message_role"];
                     "updated_at": string;
                     "user_id": string;
                     "version": number;
@@ -378,7 +411,7 @@ export type Database = {
                     "legacy_id"?: number | null;
                     "metadata"?: NonNullable<Json>;
                     "parent_message_id"?: string | null;
-                    "role": string;
+                    "role": Database["public"]["Enums"]["message_role"];
                     "updated_at"?: string;
                     "user_id"?: string;
                     "version"?: number;
@@ -394,7 +427,7 @@ export type Database = {
                     "legacy_id"?: number | null;
                     "metadata"?: NonNullable<Json>;
                     "parent_message_id"?: string | null;
-                    "role"?: string;
+                    "role"?: Database["public"]["Enums"]["message_role"];
                     "updated_at"?: string;
                     "user_id"?: string;
                     "version"?: number;
@@ -418,6 +451,17 @@ export type Database = {
                         ];
                         isOneToOne: false;
                         referencedRelation: "conversation_sessions";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "chat_messages_v2_parent_message_id_fkey";
+                        columns: [
+                            "parent_message_id"
+                        ];
+                        isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
                         referencedColumns: [
                             "id"
                         ];
@@ -517,6 +561,17 @@ export type Database = {
                             "message_id"
                         ];
                         isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "chat_tool_calls_message_id_fkey";
+                        columns: [
+                            "message_id"
+                        ];
+                        isOneToOne: false;
                         referencedRelation: "chat_messages_v2";
                         referencedColumns: [
                             "id"
@@ -605,7 +660,7 @@ export type Database = {
                     "message_count": number;
                     "metadata": NonNullable<Json>;
                     "session_state": NonNullable<Json>;
-                    "status": string;
+                    "status": Database["public"]["Enums"]["session_status"];
                     "title": string | null;
                     "token_count": number;
                     "updated_at": string;
@@ -620,7 +675,7 @@ export type Database = {
                     "message_count"?: number;
                     "metadata"?: NonNullable<Json>;
                     "session_state"?: NonNullable<Json>;
-                    "status"?: string;
+                    "status"?: Database["public"]["Enums"]["session_status"];
                     "title"?: string | null;
                     "token_count"?: number;
                     "updated_at"?: string;
@@ -634,7 +689,7 @@ export type Database = {
                     "message_count"?: number;
                     "metadata"?: NonNullable<Json>;
                     "session_state"?: NonNullable<Json>;
-                    "status"?: string;
+                    "status"?: Database["public"]["Enums"]["session_status"];
                     "title"?: string | null;
                     "token_count"?: number;
                     "updated_at"?: string;
@@ -710,7 +765,29 @@ export type Database = {
                             "modified_message_id"
                         ];
                         isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "policy_events_modified_message_id_fkey";
+                        columns: [
+                            "modified_message_id"
+                        ];
+                        isOneToOne: false;
                         referencedRelation: "chat_messages_v2";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "policy_events_original_message_id_fkey";
+                        columns: [
+                            "original_message_id"
+                        ];
+                        isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
                         referencedColumns: [
                             "id"
                         ];
@@ -731,7 +808,7 @@ export type Database = {
             "state_checkpoints": {
                 Row: {
                     "agent_id": string;
-                    "checkpoint_type": string;
+                    "checkpoint_type": Database["public"]["Enums"]["checkpoint_type"];
                     "created_at": string;
                     "id": string;
                     "label": string | null;
@@ -746,7 +823,7 @@ export type Database = {
                 ComputedFields: never;
                 Insert: {
                     "agent_id": string;
-                    "checkpoint_type": string;
+                    "checkpoint_type": Database["public"]["Enums"]["checkpoint_type"];
                     "created_at"?: string;
                     "id"?: string;
                     "label"?: string | null;
@@ -760,7 +837,7 @@ export type Database = {
                 };
                 Update: {
                     "agent_id"?: string;
-                    "checkpoint_type"?: string;
+                    "checkpoint_type"?: Database["public"]["Enums"]["checkpoint_type"];
                     "created_at"?: string;
                     "id"?: string;
                     "label"?: string | null;
@@ -832,7 +909,49 @@ export type Database = {
             };
         };
         Views: {
-            [_ in never]: never;
+            "chat_messages_expanded": {
+                Row: {
+                    "client_message_id": string | null;
+                    "conversation_id": string;
+                    "created_at": string;
+                    "deleted_at": string | null;
+                    "id": string;
+                    "message": Json | null;
+                    "user_id": string;
+                };
+                ComputedFields: never;
+                Insert: {
+                    "client_message_id"?: string | null;
+                    "conversation_id"?: string | null;
+                    "created_at"?: string | null;
+                    "deleted_at"?: string | null;
+                    "id"?: string | null;
+                    "message"?: never;
+                    "user_id"?: string | null;
+                };
+                Update: {
+                    "client_message_id"?: string | null;
+                    "conversation_id"?: string | null;
+                    "created_at"?: string | null;
+                    "deleted_at"?: string | null;
+                    "id"?: string | null;
+                    "message"?: never;
+                    "user_id"?: string | null;
+                };
+                Relationships: [
+                    {
+                        foreignKeyName: "chat_messages_v2_conversation_id_fkey";
+                        columns: [
+                            "conversation_id"
+                        ];
+                        isOneToOne: false;
+                        referencedRelation: "conversation_sessions";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    }
+                ];
+            };
         };
         Functions: {
             "agent_state_stream_lock_key": {
@@ -902,6 +1021,71 @@ export type Database = {
                     "sample_ids": (string)[];
                 }[];
             };
+            "create_context_snapshot": {
+                Args: {
+                    "p_agent_id"?: string;
+                    "p_build_metrics"?: Json;
+                    "p_context"?: Json;
+                    "p_memory_ids"?: (string)[];
+                    "p_message_ids"?: (string)[];
+                    "p_session_id": string;
+                    "p_token_budget"?: number;
+                    "p_token_count"?: number;
+                    "p_window"?: number;
+                };
+                Returns: {
+                    "agent_id": string;
+                    "build_metrics": NonNullable<Json>;
+                    "context": NonNullable<Json>;
+                    "created_at": string;
+                    "first_message_at": string | null;
+                    "id": string;
+                    "last_message_at": string | null;
+                    "memory_ids": (string)[];
+                    "message_ids": (string)[];
+                    "session_id": string;
+                    "token_budget": number | null;
+                    "token_count": number;
+                    "user_id": string | null;
+                };
+                SetofOptions: {
+                    from: "*";
+                    to: "context_snapshots";
+                    isOneToOne: true;
+                    isSetofReturn: false;
+                };
+            };
+            "create_conversation_session": {
+                Args: {
+                    "p_agent_id"?: string;
+                    "p_id"?: string;
+                    "p_metadata"?: Json;
+                    "p_session_state"?: Json;
+                    "p_status"?: Database["public"]["Enums"]["session_status"];
+                    "p_title"?: string;
+                    "p_user_id"?: string;
+                };
+                Returns: {
+                    "agent_id": string | null;
+                    "created_at": string;
+                    "id": string;
+                    "last_message_at": string | null;
+                    "message_count": number;
+                    "metadata": NonNullable<Json>;
+                    "session_state": NonNullable<Json>;
+                    "status": Database["public"]["Enums"]["session_status"];
+                    "title": string | null;
+                    "token_count": number;
+                    "updated_at": string;
+                    "user_id": string;
+                };
+                SetofOptions: {
+                    from: "*";
+                    to: "conversation_sessions";
+                    isOneToOne: true;
+                    isSetofReturn: false;
+                };
+            };
             "create_state_checkpoint": {
                 Args: {
                     "p_agent_id": string;
@@ -916,7 +1100,7 @@ export type Database = {
                 };
                 Returns: {
                     "agent_id": string;
-                    "checkpoint_type": string;
+                    "checkpoint_type": Database["public"]["Enums"]["checkpoint_type"];
                     "created_at": string;
                     "id": string;
                     "label": string | null;
@@ -980,7 +1164,7 @@ export type Database = {
                     "content": string;
                     "id": string;
                     "importance": number;
-                    "memory_type": string;
+                    "memory_type": Database["public"]["Enums"]["memory_type"];
                     "similarity": number;
                 }[];
             };
@@ -1022,6 +1206,25 @@ export type Database = {
             "pause_chat_migration": {
                 Args: Record<PropertyKey, never>;
                 Returns: string;
+            };
+            "post_chat_message": {
+                Args: {
+                    "p_agent_id"?: string;
+                    "p_attachments"?: Json;
+                    "p_client_message_id"?: string;
+                    "p_content": Json;
+                    "p_conversation_id"?: string;
+                    "p_metadata"?: Json;
+                    "p_parent_message_id"?: string;
+                    "p_role": Database["public"]["Enums"]["message_role"];
+                    "p_title"?: string;
+                    "p_tool_calls"?: Json;
+                    "p_user_id"?: string;
+                };
+                Returns: {
+                    "created": boolean;
+                    "message": Json;
+                }[];
             };
             "prune_state_checkpoints": {
                 Args: {
@@ -1084,7 +1287,7 @@ export type Database = {
                     "session_id": string | null;
                     "state": NonNullable<Json>;
                     "state_hash": string;
-                    "state_type": string;
+                    "state_type": Database["public"]["Enums"]["state_type"];
                     "user_id": string | null;
                     "version": number;
                 };
@@ -1125,7 +1328,7 @@ export type Database = {
                     "session_id": string | null;
                     "state": NonNullable<Json>;
                     "state_hash": string;
-                    "state_type": string;
+                    "state_type": Database["public"]["Enums"]["state_type"];
                     "user_id": string | null;
                     "version": number;
                 };
@@ -1173,6 +1376,32 @@ export type Database = {
                 Args: Record<PropertyKey, never>;
                 Returns: number;
             };
+            "update_conversation_session": {
+                Args: {
+                    "p_changes": Json;
+                    "p_session_id": string;
+                };
+                Returns: {
+                    "agent_id": string | null;
+                    "created_at": string;
+                    "id": string;
+                    "last_message_at": string | null;
+                    "message_count": number;
+                    "metadata": NonNullable<Json>;
+                    "session_state": NonNullable<Json>;
+                    "status": Database["public"]["Enums"]["session_status"];
+                    "title": string | null;
+                    "token_count": number;
+                    "updated_at": string;
+                    "user_id": string;
+                };
+                SetofOptions: {
+                    from: "*";
+                    to: "conversation_sessions";
+                    isOneToOne: true;
+                    isSetofReturn: false;
+                };
+            };
             "verify_chat_migration": {
                 Args: Record<PropertyKey, never>;
                 Returns: {
@@ -1185,7 +1414,11 @@ export type Database = {
             };
         };
         Enums: {
-            [_ in never]: never;
+            "checkpoint_type": "auto" | "manual" | "pre_migration" | "recovery";
+            "memory_type": "episodic" | "semantic" | "procedural" | "working";
+            "message_role": "user" | "assistant" | "system" | "tool";
+            "session_status": "active" | "idle" | "closed";
+            "state_type": "local" | "shared" | "session" | "persistent";
         };
         CompositeTypes: {
             [_ in never]: never;
@@ -1243,6 +1476,12 @@ export type CompositeTypes<PublicCompositeTypeNameOrOptions extends keyof Defaul
 } ? DatabaseWithoutInternals[PublicCompositeTypeNameOrOptions["schema"]]["CompositeTypes"][CompositeTypeName] : PublicCompositeTypeNameOrOptions extends keyof DefaultSchema["CompositeTypes"] ? DefaultSchema["CompositeTypes"][PublicCompositeTypeNameOrOptions] : never;
 export const Constants = {
     "public": {
-        Enums: {}
+        Enums: {
+            "checkpoint_type": ["auto", "manual", "pre_migration", "recovery"],
+            "memory_type": ["episodic", "semantic", "procedural", "working"],
+            "message_role": ["user", "assistant", "system", "tool"],
+            "session_status": ["active", "idle", "closed"],
+            "state_type": ["local", "shared", "session", "persistent"]
+        }
     }
 } as const;

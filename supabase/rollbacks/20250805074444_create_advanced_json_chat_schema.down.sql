@@ -1,5 +1,5 @@
 -- Rollback of schema v2: 20250805074444_create_advanced_json_chat_schema and its companions
--- 20250805074445..20250805074449 (triggers, memory/state API, maintenance functions), plus the data
+-- 20250805074445..20250805074449 (triggers, memory/state API, maintenance functions, write API), plus the data
 -- migration (20250806000000) and the maintenance scheduler (20250809000000) built on them.
 --
 -- Purpose : return the database to the legacy (v1) schema. Legacy tables (agents, chat_messages,
@@ -8,13 +8,14 @@
 -- Archive : when the setting advanced_json_chat.archive is 'on' (npm run db:rollback -- --archive, or
 --           `set local advanced_json_chat.archive = on` in psql), every v2 table is first copied into schema
 --           advanced_json_chat_archive (create table … as select). An archive left by an earlier rollback is
---           renamed <table>_<epoch> first, never overwritten.
+--           renamed <table>_<epoch> first, never overwritten. Enum columns (role, status, the types) are
+--           archived as text, so the archive outlives the v2 types.
 -- Drops   : in dependency order, never CASCADE — an object someone else built on v2 (a view, a function
 --           returning a v2 row type) makes this fail loudly instead of vanishing silently.
 -- Keeps   : the vector extension. `create extension if not exists` may have found it already installed,
 --           dropping it would take every vector column in the database with it, and an unused extension
 --           costs nothing. Drop it by hand if you know v2 was its only user: drop extension vector;
--- Check   : raises if any v2 table, index, sequence or function is still there afterwards.
+-- Check   : raises if any v2 table, index, sequence, type or function is still there afterwards.
 -- History : deletes the version rows 20250805074444..20250805074449 from supabase_migrations.schema_migrations
 --           where that table exists (not after `psql -f` or another migration tool).
 -- Later   : refuses (AJC10) while a later migration is applied, except 20250810000000 (legacy table
@@ -23,7 +24,7 @@
 -- Hosted Supabase: run this file with psql in one transaction, then tell the CLI:
 --   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 --single-transaction \
 --        -c "set advanced_json_chat.archive = 'on'" -f supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql
---   supabase migration repair --status reverted 20250805074444 20250805074445 20250805074446 20250805074447
+--   supabase migration repair --status reverted 20250805074444 20250805074445 20250805074446 20250805074447 20250805074448
 -- (the script already deletes those rows; repair keeps the CLI's view of the remote history in step).
 
 -- >>> data-migration objects (20250806000000, datamig branch) are removed HERE, before anything below: their
@@ -190,6 +191,7 @@ declare
     'chat_tool_calls', 'agent_memories', 'agent_states', 'context_snapshots', 'state_checkpoints', 'policy_events'
   ];
   v_suffix constant text := extract(epoch from clock_timestamp())::bigint::text;
+  v_columns text;
 begin
   if coalesce(current_setting('advanced_json_chat.archive', true), '') <> 'on' then
     return;
@@ -205,7 +207,14 @@ begin
     if to_regclass(format('advanced_json_chat_archive.%I', v_table)) is not null then
       execute format('alter table advanced_json_chat_archive.%I rename to %I', v_table, v_table || '_' || v_suffix);
     end if;
-    execute format('create table advanced_json_chat_archive.%I as select * from public.%I', v_table, v_table);
+    -- Enum columns are archived as text: the archive must not depend on the v2 types dropped below.
+    select string_agg(case when t.typtype = 'e' then format('%I::text as %I', a.attname, a.attname)
+                           else format('%I', a.attname) end, ', ' order by a.attnum)
+      into v_columns
+      from pg_catalog.pg_attribute a
+      join pg_catalog.pg_type t on t.oid = a.atttypid
+     where a.attrelid = format('public.%I', v_table)::regclass and a.attnum > 0 and not a.attisdropped;
+    execute format('create table advanced_json_chat_archive.%I as select %s from public.%I', v_table, v_columns, v_table);
     execute format('revoke all on table advanced_json_chat_archive.%I from public, anon, authenticated', v_table);
     execute format('grant select on table advanced_json_chat_archive.%I to service_role', v_table);
     execute format(
@@ -214,6 +223,13 @@ begin
   end loop;
 end
 $$;
+
+-- 20250805074448: the write API and chat_messages_expanded (they use v2 row types, so they go before the tables).
+drop function if exists public.create_context_snapshot(uuid, uuid, uuid[], integer, uuid[], jsonb, integer, integer, jsonb);
+drop function if exists public.update_conversation_session(uuid, jsonb);
+drop function if exists public.create_conversation_session(uuid, uuid, text, public.session_status, jsonb, jsonb, uuid);
+drop function if exists public.post_chat_message(public.message_role, jsonb, uuid, text, uuid, uuid, jsonb, jsonb, jsonb, text, uuid);
+drop view if exists public.chat_messages_expanded;
 
 -- 20250805074447: maintenance, health and integrity functions.
 drop function if exists public.replica_lag();
@@ -260,10 +276,18 @@ drop function if exists public.chat_messages_v2_before_update();
 drop function if exists public.message_tokens(jsonb);
 drop function if exists public.set_updated_at();
 
--- 20250805074444: the CHECK helper (after chat_messages_v2, whose constraint used it).
+-- 20250805074444: the CHECK and RLS helpers (after the tables whose constraint and policies used them).
 drop function if exists public.is_valid_message_content(jsonb);
 drop function if exists chat_private.is_valid_message_content(jsonb);
+drop function if exists chat_private.owns_message(uuid);
 drop schema if exists chat_private;
+
+-- 20250805074444: the vocabularies (after the tables and functions that use them).
+drop type if exists public.checkpoint_type;
+drop type if exists public.state_type;
+drop type if exists public.memory_type;
+drop type if exists public.session_status;
+drop type if exists public.message_role;
 
 -- Give back the platform's default EXECUTE on new functions that 20250805074444 took away, so the database
 -- is as it was before v2 (on hosted Supabase and in our shim: PUBLIC globally, anon/authenticated in public).
@@ -283,8 +307,13 @@ begin
       and (c.relname like any (array[
         'conversation\_sessions%', 'chat\_messages\_v2%', 'chat\_message\_revisions%', 'chat\_message\_attachments%',
         'chat\_tool\_calls%', 'agent\_memories%', 'agent\_states%', 'context\_snapshots%', 'state\_checkpoints%',
-        'policy\_events%'
+        'policy\_events%', 'chat\_messages\_expanded'
       ]))
+    union all
+    select 'type public.' || t.typname
+    from pg_catalog.pg_type t
+    where t.typnamespace = 'public'::regnamespace
+      and t.typname = any (array['message_role', 'session_status', 'memory_type', 'state_type', 'checkpoint_type'])
     union all
     select 'function public.' || p.proname
     from pg_catalog.pg_proc p
@@ -299,7 +328,8 @@ begin
         'restore_state_checkpoint', 'prune_state_checkpoints', 'decay_agent_memories', 'sweep_expired_memories',
         'sweep_old_snapshots', 'rebuild_agent_memory_index', 'recompute_session_metrics', 'chat_schema_table_sizes',
         'chat_schema_index_usage', 'check_chat_schema_integrity', 'replica_lag', 'schedule_maintenance_jobs',
-        'unschedule_maintenance_jobs'
+        'unschedule_maintenance_jobs', 'post_chat_message', 'create_conversation_session',
+        'update_conversation_session', 'create_context_snapshot'
       ])
   ) x;
   if v_left is not null then

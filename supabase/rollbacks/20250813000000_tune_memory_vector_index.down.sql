@@ -30,7 +30,7 @@ create or replace function public.match_agent_memories(
   p_memory_types text[] default null,
   p_min_importance real default null
 )
-returns table (id uuid, content text, memory_type text, importance real, similarity double precision)
+returns table (id uuid, content text, memory_type public.memory_type, importance real, similarity double precision)
 language plpgsql
 stable
 security invoker
@@ -63,11 +63,10 @@ begin
       using errcode = 'AJC04',
             hint = 'Ask for at most 1000 matches; page by raising p_min_importance or narrowing p_memory_types.';
   end if;
-  if p_memory_types is not null
-     and not p_memory_types <@ array['episodic', 'semantic', 'procedural', 'working']::text[] then
+  if p_memory_types is not null and not p_memory_types <@ enum_range(null::public.memory_type)::text[] then
     raise exception 'unknown memory type in %', p_memory_types
       using errcode = 'AJC04',
-            hint = 'Memory types are episodic, semantic, procedural and working.';
+            hint = format('Memory types are %s.', array_to_string(enum_range(null::public.memory_type)::text[], ', '));
   end if;
   if p_min_importance is not null and (p_min_importance < 0 or p_min_importance > 1) then
     raise exception 'minimum importance must be between 0 and 1, got %', p_min_importance
@@ -93,7 +92,7 @@ begin
     from public.agent_memories m
     where m.agent_id = p_agent_id
       and m.embedding is not null
-      and (p_memory_types is null or m.memory_type = any (p_memory_types))
+      and (p_memory_types is null or m.memory_type = any (p_memory_types::public.memory_type[]))
       and (p_min_importance is null or m.importance >= p_min_importance)
       and (m.expires_at is null or m.expires_at > now())
     order by m.embedding operator(extensions.<=>) p_query_embedding
