@@ -87,12 +87,12 @@ describe('match_agent_memories', () => {
       `insert into public.agent_memories (agent_id, user_id, memory_type, content, embedding)
        select $1, $2, 'episodic', 'noise ' || g,
               ('[' || repeat('0,', 2 + g % 1000) || '1' || repeat(',0', 1533 - g % 1000) || ']')::extensions.vector
-       from generate_series(1, 2100) g`,
+       from generate_series(1, 300) g`,
       [B.agentId, B.uid],
     );
     const [rebuilt] = await as(db, service, (tx) => tx.query<{ lists: number; indexed_rows: number }>(`select * from public.rebuild_agent_memory_index()`));
     expect(rebuilt!.lists).toBeNull();
-    expect(rebuilt!.indexed_rows).toBeGreaterThan(2100);
+    expect(rebuilt!.indexed_rows).toBeGreaterThan(300);
     const [idx] = await db.query<{ def: string }>(`select pg_get_indexdef('public.agent_memories_embedding_idx'::regclass) as def`);
     // pg_get_indexdef qualifies the opclass only when `extensions` is not on the search_path (it is on Supabase).
     expect(idx!.def).toMatch(/hnsw \(embedding (extensions\.)?vector_cosine_ops\) WITH \(m='?16'?, ef_construction='?64'?\)/);
