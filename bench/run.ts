@@ -6,7 +6,8 @@
  * Runs every scenario (bench/scenarios/*.ts) in this process, one after the other, writes the result file and
  * regenerates the results section of docs/benchmarks.md. On embedded PGlite by default (bench/results.json);
  * with --database-url URL (a superuser on a server with pgvector) or --native (the `npm run db:native` server,
- * provisioned and started when needed) on that server (bench/results.native.json), each scenario in a throwaway
+ * provisioned and started when needed) on that server (bench/results.native.json; a native --quick run writes
+ * bench/results.native-quick.json and leaves the docs alone unless --docs is given), each scenario in a throwaway
  * database cloned from the server's migrated template. A scenario whose pieces are missing, or that fails, is
  * recorded as "not measured: <reason>" and the others still run.
  */
@@ -168,8 +169,19 @@ if (resolve(process.argv[1] ?? '') === fileURLToPath(import.meta.url)) {
     const mode: Mode = flags.quick === true ? 'quick' : flags.toy === true ? 'toy' : 'full';
     const only = typeof flags.only === 'string' ? flags.only.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
     for (const o of only ?? []) if (!(o in scenarios)) throw new UsageError(`unknown scenario ${o}; known: ${Object.keys(scenarios).join(', ')}`);
-    const out = typeof flags.out === 'string' ? resolve(flags.out) : join(projectRoot, 'bench', databaseUrl ? 'results.native.json' : 'results.json');
-    const docs = flags['no-docs'] === true ? null : typeof flags.docs === 'string' ? resolve(flags.docs) : join(projectRoot, 'docs', 'benchmarks.md');
+    // a native run at the issue's sizes is the committed bench/results.native.json and regenerates the docs; a
+    // native --quick / --toy run is a check of the lane: its own file, the docs only when asked (--docs)
+    const nativeSmoke = Boolean(databaseUrl) && mode !== 'full';
+    const out =
+      typeof flags.out === 'string'
+        ? resolve(flags.out)
+        : join(projectRoot, 'bench', !databaseUrl ? 'results.json' : nativeSmoke ? `results.native-${mode}.json` : 'results.native.json');
+    const docs =
+      flags['no-docs'] === true || (nativeSmoke && typeof flags.docs !== 'string')
+        ? null
+        : typeof flags.docs === 'string'
+          ? resolve(flags.docs)
+          : join(projectRoot, 'docs', 'benchmarks.md');
     if (typeof flags.merge === 'string') {
       // --merge a.json,b.json: one result file from runs of disjoint scenario groups (--only), measured scenarios win
       const parts = await Promise.all(flags.merge.split(',').map(async (f) => JSON.parse(await readFile(resolve(f), 'utf8')) as BenchResults));
