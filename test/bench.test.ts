@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyGoals } from '../bench/goals.ts';
-import { markers, renderCompare } from '../bench/report.ts';
+import { markers, renderCompare, renderResults, sectionOf } from '../bench/report.ts';
 import { runBench, scenarios, writeResults, type BenchResults } from '../bench/run.ts';
 import { onNative, testServerUrl } from './helpers/db.ts';
 
@@ -130,5 +130,56 @@ describe('bench harness (toy sizes)', () => {
     const cmp = renderCompare(res, res);
     expect(cmp).toContain('| backfill |');
     expect(cmp.split('\n').length).toBeGreaterThan(10);
+  });
+});
+
+/**
+ * The committed native result (a full `npm run bench -- --native`) and the docs generated from it: the issue's
+ * result shape, and docs/benchmarks.md holding exactly what the generator makes of the committed files — so
+ * the tables cannot drift from the JSON, and a re-run regenerates both. Shapes and text only, no timings.
+ */
+describe('committed results and docs', () => {
+  const root = join(import.meta.dirname, '..');
+  const load = async (f: string) => JSON.parse(await readFile(join(root, 'bench', f), 'utf8')) as BenchResults;
+  const section = (md: string, name: string) => {
+    const { begin, end } = markers(name);
+    expect(md, `docs/benchmarks.md has the ${name} markers`).toContain(begin);
+    return md.slice(md.indexOf(begin) + begin.length, md.indexOf(end)).trim();
+  };
+
+  it('bench/results.native.json is a native full run with the issue’s backfill and backfill_under_load shape', async () => {
+    const res = await load('results.native.json');
+    expect(res.machine).toMatchObject({ engine: 'native', mode: 'full', postgres: expect.stringMatching(/PostgreSQL 15/) });
+    const b = res.scenarios.backfill as Record<string, any>;
+    const ul = res.scenarios.backfill_under_load as Record<string, any>;
+    const isFigure = (x: unknown) => typeof x === 'number' || (typeof x === 'object' && x !== null && typeof (x as { median: unknown }).median === 'number');
+    if (b.status === 'measured') {
+      for (const s of b.sizes) {
+        expect(s.rows).toEqual(expect.any(Number));
+        for (const k of ['keyset_rows_per_s', 'offset_rows_per_s', 'set_based_rows_per_s', 'ctas_rows_per_s', 'first_batch_ms', 'last_batch_ms']) {
+          expect(isFigure(s[k]), `backfill.sizes[].${k}`).toBe(true);
+        }
+      }
+    } else expect(b.notes.join(' ')).toMatch(/not measured: /);
+    if (ul.status === 'measured') {
+      expect(ul).toMatchObject({
+        writers: expect.any(Number),
+        writer_p95_ms_idle: expect.any(Number),
+        writer_p95_ms_during: expect.any(Number),
+        backfill_rows_per_s_idle: expect.any(Number),
+        backfill_rows_per_s_loaded: expect.any(Number),
+      });
+    } else expect(ul.notes.join(' ')).toMatch(/not measured: /);
+  });
+
+  it('docs/benchmarks.md holds the tables generated from the committed result files, side by side included', async () => {
+    const md = await readFile(join(root, 'docs', 'benchmarks.md'), 'utf8');
+    const native = await load('results.native.json');
+    const pglite = await load('results.json');
+    applyGoals(native);
+    applyGoals(pglite);
+    expect(section(md, sectionOf(native))).toBe(renderResults(native));
+    expect(section(md, sectionOf(pglite))).toBe(renderResults(pglite));
+    expect(section(md, 'compare')).toBe(renderCompare(pglite, native).trim());
   });
 });
