@@ -33,7 +33,7 @@ describe('bench harness (toy sizes)', () => {
       cores: expect.any(Number),
       memory_gb: expect.any(Number),
       node: expect.stringMatching(/^v\d+/),
-      pglite: expect.any(String),
+      ...(onNative ? { postgres: expect.stringMatching(/PostgreSQL/) } : { pglite: expect.any(String) }),
       pgvector: expect.any(String),
       date: expect.any(String),
       mode: 'toy',
