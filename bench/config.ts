@@ -13,26 +13,47 @@ export interface BackfillSize {
   offset: 'run' | 'sampled';
   /** Measure the seed's pg_sleep(0.1) variant by running it (else derived: no-sleep time + 0.1 s × batches). */
   offsetSleepRun: boolean;
+  /**
+   * Run the OFFSET function without its sleep too (default). false: only with it, and the no-sleep figure is the
+   * same run's conversion time (its batch times summed, the sleeps left out) — one O(rows²) run instead of two.
+   */
+  offsetNoSleepRun?: boolean;
+}
+
+/** backfill_under_load: the keyset backfill with and without N writers (each its own session). */
+export interface UnderLoad {
+  rows: number;
+  writers: number;
+  /** Statements per second per writer (a think time between them, like an app's users). */
+  ratePerWriter: number;
+  /** How long the writers run alone for their idle latencies. */
+  idleSeconds: number;
+  batch: number;
 }
 
 export interface BenchConfig {
   mode: Mode;
+  engine: 'pglite' | 'native';
   reps: number;
-  backfill: { sizes: BackfillSize[]; keysetBatch: number; offsetBatch: number; extraKeysetBatches: number[] };
+  backfill: { sizes: BackfillSize[]; keysetBatch: number; offsetBatch: number; extraKeysetBatches: number[]; dirtyRate: number };
+  underLoad: UnderLoad | null;
   page: { rows: number; queries: number };
-  vector: { rows: number; queries: number; clusters: number; probes: number[]; hnsw: boolean; efSearch: number[] };
+  vector: { rows: number; queries: number; clusters: number; probes: number[]; lists?: number[]; hnsw: boolean; efSearch: number[] };
   dualWrite: { singleRowInserts: number; batchRows: number };
   state: { streams: number; versionsPerStream: number; ops: number };
   stack: { enabled: boolean; coldStarts: number; clients: number; requestsPerClient: number; freshDataDir: boolean };
   notes: string[];
 }
 
-export function configFor(mode: Mode): BenchConfig {
+export function configFor(mode: Mode, engine: 'pglite' | 'native' = 'pglite'): BenchConfig {
+  if (engine === 'native') return nativeConfig(mode);
   if (mode === 'toy') {
     return {
       mode,
+      engine,
       reps: 1,
-      backfill: { sizes: [{ rows: 300, reps: 1, offset: 'run', offsetSleepRun: true }], keysetBatch: 100, offsetBatch: 100, extraKeysetBatches: [] },
+      backfill: { sizes: [{ rows: 300, reps: 1, offset: 'run', offsetSleepRun: true }], keysetBatch: 100, offsetBatch: 100, extraKeysetBatches: [], dirtyRate: 0.02 },
+      underLoad: null,
       page: { rows: 300, queries: 5 },
       vector: { rows: 200, queries: 3, clusters: 4, probes: [1, 2], hnsw: true, efSearch: [40] },
       dualWrite: { singleRowInserts: 5, batchRows: 20 },
@@ -44,6 +65,7 @@ export function configFor(mode: Mode): BenchConfig {
   if (mode === 'quick') {
     return {
       mode,
+      engine,
       reps: 5,
       backfill: {
         sizes: [
@@ -53,7 +75,9 @@ export function configFor(mode: Mode): BenchConfig {
         keysetBatch: 1000,
         offsetBatch: 1000,
         extraKeysetBatches: [],
+        dirtyRate: 0.02,
       },
+      underLoad: null,
       page: { rows: 5_000, queries: 40 },
       vector: { rows: 2_000, queries: 10, clusters: 20, probes: [1, 2, 4], hnsw: true, efSearch: [40] },
       dualWrite: { singleRowInserts: 30, batchRows: 500 },
@@ -68,6 +92,7 @@ export function configFor(mode: Mode): BenchConfig {
   }
   return {
     mode,
+    engine,
     reps: 5,
     backfill: {
       sizes: [
@@ -77,7 +102,9 @@ export function configFor(mode: Mode): BenchConfig {
       keysetBatch: 5000,
       offsetBatch: 1000,
       extraKeysetBatches: [],
+      dirtyRate: 0.02,
     },
+    underLoad: null,
     page: { rows: 100_000, queries: 200 },
     vector: { rows: 10_000, queries: 50, clusters: 100, probes: [1, 2, 4, 8, 16, 32], hnsw: true, efSearch: [40, 100] },
     dualWrite: { singleRowInserts: 300, batchRows: 5000 },
@@ -88,6 +115,73 @@ export function configFor(mode: Mode): BenchConfig {
       'full: page among 100k v2 messages (issue: 1M)',
       'full: vector at 10k memories (issue: 100k) — building HNSW over 3k × 1536 already takes ~40 s in single-threaded WASM on this machine; 100k alone would exceed the 30-minute budget',
       'full: stack cold start measured 3× per variant (not 5); 50 clients × 4 requests per endpoint per repetition',
+    ],
+  };
+}
+
+/**
+ * Native PostgreSQL 15 (`--database-url` / `--native`). `full` is the issue's sizes — a measured 1M-row backfill,
+ * a page among 1M messages, vector search over 100k × 1536 — sized for ≤ 30 min on this 2-core machine;
+ * `quick` ≈ 90 s.
+ */
+function nativeConfig(mode: Mode): BenchConfig {
+  const common = {
+    mode,
+    engine: 'native' as const,
+    dualWrite: { singleRowInserts: 300, batchRows: 5000 },
+    state: { streams: 200, versionsPerStream: 50, ops: 300 },
+    stack: { enabled: false, coldStarts: 0, clients: 0, requestsPerClient: 0, freshDataDir: false },
+  };
+  if (mode === 'toy') {
+    return {
+      ...common,
+      reps: 1,
+      backfill: { sizes: [{ rows: 300, reps: 1, offset: 'run', offsetSleepRun: true }], keysetBatch: 100, offsetBatch: 100, extraKeysetBatches: [], dirtyRate: 0.02 },
+      underLoad: { rows: 2000, writers: 2, ratePerWriter: 20, idleSeconds: 1, batch: 500 },
+      page: { rows: 300, queries: 5 },
+      vector: { rows: 200, queries: 3, clusters: 4, probes: [1, 2], hnsw: true, efSearch: [40] },
+      dualWrite: { singleRowInserts: 5, batchRows: 20 },
+      state: { streams: 3, versionsPerStream: 3, ops: 5 },
+      notes: ['toy sizes (smoke test): shapes only, the figures mean nothing'],
+    };
+  }
+  if (mode === 'quick') {
+    return {
+      ...common,
+      reps: 3,
+      backfill: {
+        sizes: [{ rows: 20_000, reps: 1, offset: 'run', offsetSleepRun: true }],
+        keysetBatch: 5000,
+        offsetBatch: 1000,
+        extraKeysetBatches: [],
+        dirtyRate: 0.02,
+      },
+      underLoad: { rows: 20_000, writers: 8, ratePerWriter: 25, idleSeconds: 4, batch: 2000 },
+      page: { rows: 50_000, queries: 50 },
+      vector: { rows: 5_000, queries: 20, clusters: 10, probes: [1, 2, 4], lists: [5], hnsw: true, efSearch: [40, 100] },
+      dualWrite: { singleRowInserts: 100, batchRows: 2000 },
+      state: { streams: 60, versionsPerStream: 10, ops: 100 },
+      notes: [
+        'native quick: backfill 20k legacy rows (1 rep); under load 20k rows, 8 writers; page among 50k; vector 5k × 1536 (issue: 1M, 1M, 100k — see the full run)',
+      ],
+    };
+  }
+  return {
+    ...common,
+    reps: 3,
+    backfill: {
+      sizes: [{ rows: 1_000_000, reps: 1, offset: 'sampled', offsetSleepRun: false }],
+      keysetBatch: 5000,
+      offsetBatch: 1000,
+      extraKeysetBatches: [],
+      dirtyRate: 0.02,
+    },
+    underLoad: { rows: 200_000, writers: 8, ratePerWriter: 25, idleSeconds: 20, batch: 5000 },
+    page: { rows: 1_000_000, queries: 200 },
+    vector: { rows: 100_000, queries: 30, clusters: 200, probes: [1, 2, 4, 10, 16, 32], lists: [100], hnsw: true, efSearch: [40, 64, 100, 200] },
+    notes: [
+      'native full: the issue\'s sizes — backfill of 1M legacy rows (2 % dirty) measured once per variant (keyset, set-based, CTAS: each is minutes); the seed\'s OFFSET function is sampled at 1M — its pages at 5 offsets over the 1M-row table, each timed alone, summed over the 1000 batches by the trapezoid rule, + 0.1 s sleep per batch: run for real in its one transaction it had converted about a fifth of the rows after 37 min on this machine (load ≈ 20), so a measured run does not fit a 30-minute budget, and the sampled figure understates its real time (a/b is a lower bound)',
+      'native full: 3 repetitions for latencies (the machine is shared; medians of 3 with min–max)',
     ],
   };
 }

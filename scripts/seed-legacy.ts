@@ -2,9 +2,10 @@
  * npm run seed:legacy -- --conversations N --messages M [--dirty-rate p] [--seed S] [--users U]
  *                        [--database-url URL] [--data-dir DIR]
  *
- * Fills the legacy tables with realistic, deterministic, dirty data (ops/seed/legacy.ts). M is the total
- * number of chat_messages rows, spread over N conversations. Appends (another --seed for a second batch: the seed
- * fixes user and agent ids); for a clean slate, `npm run db:reset` with npm start stopped, or `npm start -- --reset`.
+ * Fills the legacy tables with realistic, deterministic, dirty data, generated inside the database
+ * (ops/seed/legacy.ts + legacy.sql). M is the total number of chat_messages rows, spread over N conversations.
+ * Appends: a second run (same seed or another) adds new conversations; users and agents of a seed that exist are
+ * skipped. For a clean slate, `npm run db:reset` with npm start stopped, or `npm start -- --reset`.
  * While `npm start` holds the data directory, it seeds through the stack's Postgres port.
  */
 import { defaultDataDir, openTarget } from '../devstack/target.ts';
@@ -52,7 +53,7 @@ runMain(async () => {
     bar.stop();
     console.log(
       `seeded ${r.messages} messages (ids ${r.firstMessageId}..${r.lastMessageId}), ${r.conversations} conversations ` +
-        `(+${r.stateOnlyConversations} only in chat_states), ${r.chatStates} chat_states, ${r.users} users, ${r.agents} agents ` +
+        `(+${r.stateOnlyConversations} only in chat_states), ${r.chatStates} chat_states, ${r.users} users (${r.usersCreated} new), ${r.agents} agents ` +
         `in ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.rowsPerSecond)} rows/s, ${r.method})`,
     );
     const dirty = Object.entries(r.dirt).filter(([, n]) => n > 0);

@@ -3,7 +3,7 @@
  * so each variant sees the same targets under the same conditions. Per repetition we keep p50 / p95 / mean;
  * the reported figure is the median of those over repetitions, with min and max.
  */
-import { figure, percentile, rotate, type Figure } from './stats.ts';
+import { cpuCounts, figure, percentile, rotate, type Figure } from './stats.ts';
 
 export interface LatencyVariant<T> {
   name: string;
@@ -48,7 +48,7 @@ export async function measureLatency<T>(
         const value = await v.run(targets[i]!);
         samples.get(v.name)!.push(performance.now() - t0);
         const c = process.cpuUsage(c0);
-        cpu.get(v.name)!.push((c.user + c.system) / 1000);
+        cpu.get(v.name)!.push(cpuCounts() ? (c.user + c.system) / 1000 : NaN);
         if (rep === 0) onResult?.(v.name, targets[i]!, value);
       }
     }

@@ -43,6 +43,16 @@ export function ratio(a: Figure | number, b: Figure | number): number {
   return round(x / y);
 }
 
+let cpuIsDatabase = true;
+/**
+ * Whether this process's CPU time is the database's work: true on PGlite (in-process WASM), false on a server
+ * (another process), where CPU figures are recorded as NaN (null in results.json) and goals use wall-clock time.
+ */
+export function setCpuIsDatabase(v: boolean): void {
+  cpuIsDatabase = v;
+}
+export const cpuCounts = () => cpuIsDatabase;
+
 /**
  * Wall-clock AND process CPU time of `fn`. PGlite runs inside this process (WASM on the main thread), so CPU time
  * is the database's work and barely moves when other processes compete for the cores — wall time does.
@@ -53,7 +63,7 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; cpuM
   const value = await fn();
   const ms = performance.now() - t0;
   const c = process.cpuUsage(c0);
-  return { ms, cpuMs: (c.user + c.system) / 1000, value };
+  return { ms, cpuMs: cpuIsDatabase ? (c.user + c.system) / 1000 : NaN, value };
 }
 
 /** Samples the process RSS every `everyMs` while `fn` runs; PGlite lives in this process, so RSS is the database's too. */

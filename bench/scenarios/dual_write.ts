@@ -6,7 +6,7 @@
  */
 import type { Db } from '../../ops/db.ts';
 import { hasFunction, openMigrated } from '../lib/db.ts';
-import { seedLegacyMessages } from '../lib/legacy-data.ts';
+import { seedLegacy } from '../../ops/seed/legacy.ts';
 import { measureLatency, type LatencyFigures } from '../lib/latency.ts';
 import { figure, ratio, timed, type Figure } from '../lib/stats.ts';
 import { goal, notMeasured, type ScenarioContext, type ScenarioResult } from '../lib/types.ts';
@@ -57,7 +57,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     if (!(await hasFunction(db, 'public.set_chat_schema_mode(text)'))) {
       return notMeasured('set_chat_schema_mode (data-migration SQL) is not in this checkout');
     }
-    await seedLegacyMessages(db, { rows: 2000 });
+    await seedLegacy(db, { conversations: 20, messages: 2000, dirtyRate: 0, seed: 1 });
     await db.query(`call public.run_chat_migration(5000)`);
     const convs = await db.query<{ id: string; user_id: string; agent_id: string }>(
       `select id, user_id, agent_id from public.conversation_sessions order by id limit 20`,
@@ -137,6 +137,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
         floor_single_row: ratio(lat.legacy_plus_v2_floor!.p50_ms, lat.legacy_insert_legacy!.p50_ms),
         floor_single_row_cpu: ratio(lat.legacy_plus_v2_floor!.p50_cpu_ms, lat.legacy_insert_legacy!.p50_cpu_ms),
         v2_insert_single_row: ratio(lat.v2_insert_dual_write!.p50_ms, lat.v2_insert_legacy!.p50_ms),
+        v2_insert_over_legacy: ratio(lat.v2_insert_legacy!.p50_ms, lat.legacy_insert_legacy!.p50_ms),
       },
       rows_after: check,
       inserts_per_rep: targets.length,

@@ -5,7 +5,7 @@
  * so both tables hold the same conversations.
  */
 import { hasFunction, loadBenchSql, openMigrated, explain } from '../lib/db.ts';
-import { seedLegacyMessages } from '../lib/legacy-data.ts';
+import { seedLegacy } from '../../ops/seed/legacy.ts';
 import { measureLatency } from '../lib/latency.ts';
 import { ratio, rng, timed } from '../lib/stats.ts';
 import { goal, notMeasured, type ScenarioContext, type ScenarioResult } from '../lib/types.ts';
@@ -41,7 +41,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     await loadBenchSql(db, 'seed_migrate_with_progress.sql');
     const rows = cfg.page.rows;
     // 200 messages per conversation, so "the newest 50" is a real LIMIT over a longer conversation
-    const seeded = await timed(() => seedLegacyMessages(db, { rows, perConversation: 200 }));
+    const seeded = await timed(() => seedLegacy(db, { conversations: Math.max(1, Math.round(rows / 200)), messages: rows, dirtyRate: 0, seed: 1 }));
     const copied = await timed(() => db.query(`call public.run_chat_migration(20000)`));
     for (const t of ['chat_messages_v2', 'conversation_sessions', 'chat_message_attachments', 'chat_tool_calls']) {
       await db.query(`vacuum analyze public.${t}`);
@@ -52,7 +52,10 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       `select conversation_id as id, count(*)::int as n from public.chat_messages_v2 group by 1 order by 1`,
     );
     const r = rng(42);
-    const targets = Array.from({ length: cfg.page.queries }, () => convs[Math.floor(r() * convs.length)]!.id);
+    // conversation sizes are skewed like real chats: page the ones long enough for "the newest 50" to be a LIMIT
+    const long = convs.filter((c) => c.n >= 100);
+    const pool = long.length ? long : convs;
+    const targets = Array.from({ length: cfg.page.queries }, () => pool[Math.floor(r() * pool.length)]!.id);
     const ids = await db.query<{ id: string }>(
       `select id from public.chat_messages_v2 tablesample bernoulli (least(100, $1::float8)) repeatable (7) limit $2`,
       [(100 * cfg.page.queries * 4) / rows, cfg.page.queries],
@@ -84,6 +87,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       rows,
       conversations: convs.length,
       messages_per_conversation: Math.round(rows / convs.length),
+      paged_conversations: pool.length,
       queries_per_rep: cfg.page.queries,
       reps: cfg.reps,
       latency: lat,

@@ -6,7 +6,7 @@
  * history to skip. Goals: save ≤ 2 × plain insert; load current ≤ 1.2 × PK lookup.
  */
 import { hasFunction, openMigrated, explain } from '../lib/db.ts';
-import { createUsersAndAgents } from '../lib/legacy-data.ts';
+import { seedUsersAndAgents } from '../../ops/seed/legacy.ts';
 import { measureLatency } from '../lib/latency.ts';
 import { ratio, rng } from '../lib/stats.ts';
 import { goal, notMeasured, type ScenarioContext, type ScenarioResult } from '../lib/types.ts';
@@ -44,7 +44,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     }
     const { streams, versionsPerStream, ops } = cfg.state;
     const agents = Math.ceil(streams / TYPES.length);
-    await createUsersAndAgents(db, agents);
+    await seedUsersAndAgents(db, { users: agents, seed: 1 });
     const agentIds = (await db.query<{ id: string }>(`select id from public.agents order by id`)).map((r) => r.id);
     const list = Array.from({ length: streams }, (_, i) => ({ agent: agentIds[Math.floor(i / TYPES.length)]!, type: TYPES[i % TYPES.length]! }));
     for (let v = 0; v < versionsPerStream; v++) {

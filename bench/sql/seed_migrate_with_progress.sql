@@ -83,3 +83,29 @@ begin
   return v_migrated;
 end
 $$;
+
+/**
+ * The physical limit the issue measures against: `create table … as select` of every legacy row with the same
+ * content mapping (role, content object, metadata with tokens, ids and timestamps) — no indexes, no FKs, no
+ * triggers, no child tables, no ledger. Returns the rows written.
+ */
+create or replace function bench.ctas_copy()
+returns bigint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_n bigint;
+begin
+  drop table if exists bench.ctas;
+  create table bench.ctas as
+  select gen_random_uuid() as id, m.conversation_id, m.user_id, m.agent_id, chat_migration.map_role(m.role) as role,
+         jsonb_build_object('type', 'text', 'text', coalesce(m.content, '')) as content,
+         chat_migration.v2_metadata(m.metadata, coalesce(m.content, '')) as metadata,
+         m.id as legacy_id, m.created_at, coalesce(m.updated_at, m.created_at) as updated_at
+    from public.chat_messages m;
+  get diagnostics v_n = row_count;
+  drop table bench.ctas;
+  return v_n;
+end
+$$;

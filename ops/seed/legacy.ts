@@ -1,40 +1,35 @@
 /**
- * Realistic, deterministic legacy (v1) chat data — the dirty kind production really holds.
+ * Realistic, deterministic legacy (v1) chat data — the dirty kind production really holds — generated INSIDE
+ * the database by set-based SQL (./legacy.sql): generate_series and hash-based pseudo-randomness from the seed
+ * and the row number, so nothing but a few parameters crosses the wire and the same options give the same
+ * bytes on PostgreSQL 15 and on PGlite.
  *
- * Used by `npm run seed:legacy`, by the data-migration tests and by the benchmarks. Every value comes
- * from one seeded PRNG, so the same options give byte-identical tables (same ids on a fresh database).
+ * Used by `npm run seed:legacy`, the data-migration and driver tests, and the benchmarks (one generator).
  *
- * Speed: rows are generated in JavaScript in chunks and written with one statement per chunk — on PGlite a
- * COPY from an in-memory blob, elsewhere (postgres.js) ONE json parameter expanded by `json_to_recordset`
- * (cast `$1::text::json`: postgres.js would JSON-encode again a value it sees typed as json). Per-row FK
- * checks are skipped where safe (see `skipTriggers`). 50 kB texts travel as a short text plus a repeat count.
+ * Dirt: with probability `dirtyRate` a message (or a chat_states blob) carries exactly one kind of dirt
+ * (./rows.ts), so the result says exactly how many rows the migration must quarantine and why — counted by the
+ * very statements that inserted them. Tenancy dirt is included: rows in another user's conversation and rows
+ * naming another user's agent.
  *
- * Dirt: with probability `dirtyRate` a message gets exactly one dirt kind (see `messageDirtKinds`), so
- * the result can say exactly how many rows the migration must quarantine and why.
+ * Re-running with the same seed appends: users and agents (named by the seed) that exist are skipped, and the
+ * run's conversations are named by the highest chat_messages.id before it, so they are new ones.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Db, Queryable } from '../db.ts';
 import {
-  assistantLines,
-  epoch,
-  Gen,
-  makeMessage,
   messageDirtKinds,
-  models,
-  prng,
   quarantineDirtKinds,
   stateDirtKinds,
-  toolNames,
-  userLines,
-  type Conversation,
+  vocabulary,
   type MessageDirtKind,
-  type MsgRow,
   type QuarantineDirtKind,
   type StateDirtKind,
 } from './rows.ts';
-import { assertLegacySchema, makeWriter, type SeedTarget } from './writer.ts';
 
-export { messageDirtKinds, prng, quarantineDirtKinds, repairableDirtKinds, stateDirtKinds } from './rows.ts';
+export { messageDirtKinds, prng, quarantineDirtKinds, quarantineReasonPatterns, repairableDirtKinds, stateDirtKinds } from './rows.ts';
 export type { MessageDirtKind, QuarantineDirtKind, StateDirtKind } from './rows.ts';
-export { LegacySchemaMissingError } from './writer.ts';
 
 export interface SeedOptions {
   /** Conversations that have chat_messages rows. */
@@ -43,19 +38,19 @@ export interface SeedOptions {
   messages: number;
   /** Probability that a message (or a chat_states blob) carries one kind of dirt; default 0.05. */
   dirtyRate?: number;
-  /** PRNG seed; default 1. */
+  /** Seed of every pseudo-random choice; default 1. */
   seed?: number;
   /** Users; default ceil(conversations / 8). */
   users?: number;
-  /** Share of conversations that also have a chat_states blob; default 0.5. */
+  /** Share of conversations (with an agent) that also have a chat_states blob; default 0.5. */
   stateRate?: number;
   /** Extra conversations that exist only in chat_states (their history becomes v2 messages); default ceil(5% of conversations). */
   stateOnlyConversations?: number;
-  /** Rows per INSERT; default 5000. */
+  /** Messages per INSERT statement (whole windows of 16 conversations); default 50 000. */
   chunkSize?: number;
   /**
-   * Skip per-row foreign-key and trigger work while inserting (`session_replication_role = replica`, set
-   * local to each chunk's transaction). The seeder's rows are referentially consistent by construction.
+   * Skip per-row foreign-key checks and triggers while inserting (`session_replication_role = replica`, set
+   * local to each statement's transaction). The seeder's rows are referentially consistent by construction.
    * Default: on when allowed (superuser) and the data migration is absent or in `legacy` mode — never while
    * dual-write triggers must see the rows.
    */
@@ -66,6 +61,8 @@ export interface SeedOptions {
 
 export interface SeedResult {
   users: number;
+  /** Users this run created (the others existed: same seed). */
+  usersCreated: number;
   agents: number;
   conversations: number;
   stateOnlyConversations: number;
@@ -89,8 +86,71 @@ export interface SeedResult {
   expectedMigrated: number;
   ms: number;
   rowsPerSecond: number;
-  /** How rows were written: COPY (PGlite) or json_to_recordset; with or without replica mode. */
+  /** How rows were written: in-database generation, with or without replica mode. */
   method: string;
+}
+
+export class LegacySchemaMissingError extends Error {
+  override name = 'LegacySchemaMissingError';
+  hint = 'run npm run db:migrate (or point --database-url at a migrated database)';
+}
+
+export type SeedTarget = Queryable & { transaction?: Db['transaction'] };
+
+const here = dirname(fileURLToPath(import.meta.url));
+let statements: Record<string, string> | undefined;
+
+/** The `-- @name` sections of legacy.sql. */
+export function seedStatements(): Record<string, string> {
+  if (statements) return statements;
+  const text = readFileSync(join(here, 'legacy.sql'), 'utf8');
+  const out: Record<string, string> = {};
+  for (const part of text.split(/^-- @name /m).slice(1)) {
+    const name = part.slice(0, part.indexOf('\n')).trim();
+    out[name] = part.slice(part.indexOf('\n') + 1).trim().replace(/;\s*$/, '');
+  }
+  return (statements = out);
+}
+
+async function assertLegacySchema(db: Queryable): Promise<void> {
+  const rows = await db.query<{ ok: boolean }>(
+    `select to_regclass('public.chat_messages') is not null and to_regclass('public.chat_states') is not null
+        and to_regclass('auth.users') is not null as ok`,
+  );
+  if (!rows[0]?.ok) throw new LegacySchemaMissingError('the legacy tables (public.chat_messages, public.chat_states, auth.users) do not exist');
+}
+
+/** Replica mode skips triggers too, so only when nobody needs them: superuser, and no dual-write in force. */
+async function replicaAllowed(db: Queryable): Promise<boolean> {
+  const su = await db.query<{ su: string }>(`select current_setting('is_superuser') as su`);
+  if (su[0]?.su !== 'on') return false;
+  const trig = await db.query<{ n: number }>(
+    `select count(*)::int as n from pg_trigger
+     where tgrelid in ('public.chat_messages'::regclass, 'public.chat_states'::regclass) and not tgisinternal and tgenabled <> 'D'`,
+  );
+  if (!trig[0]?.n) return true;
+  const fn = await db.query<{ ok: boolean }>(`select to_regprocedure('public.chat_migration_status()') is not null as ok`);
+  if (!fn[0]?.ok) return false;
+  try {
+    const st = await db.query<{ mode: string | null }>(`select mode from public.chat_migration_status()`);
+    return (st[0]?.mode ?? 'legacy') === 'legacy';
+  } catch {
+    return false;
+  }
+}
+
+/** Users and agents of a seed only (ids md5('ajc-seed:S:user:u')…); existing ones are skipped. */
+export async function seedUsersAndAgents(db: SeedTarget, opts: { users: number; seed?: number }): Promise<{ usersCreated: number; agents: number }> {
+  const sql = seedStatements();
+  const seed = opts.seed ?? 1;
+  const created = await db.query(sql.users!, [seed, opts.users]);
+  await db.query(sql.agents!, [seed, opts.users, JSON.stringify(vocabulary)]);
+  const [a] = await db.query<{ n: number }>(
+    `select count(*)::int as n from public.agents a
+      where a.owner_id in (select md5('ajc-seed:' || $1::bigint || ':user:' || u)::uuid from generate_series(0, $2::int - 1) u)`,
+    [seed, opts.users],
+  );
+  return { usersCreated: created.length, agents: a?.n ?? 0 };
 }
 
 export async function seedLegacy(db: SeedTarget, opts: SeedOptions): Promise<SeedResult> {
@@ -99,189 +159,76 @@ export async function seedLegacy(db: SeedTarget, opts: SeedOptions): Promise<See
   const nMsg = Math.max(nConv, Math.floor(opts.messages));
   const p = opts.dirtyRate ?? 0.05;
   if (!(p >= 0 && p <= 1)) throw new RangeError(`dirtyRate must be between 0 and 1 (got ${p})`);
-  const g = new Gen(prng(opts.seed ?? 1));
-  const chunkSize = opts.chunkSize ?? 5000;
+  const seed = opts.seed ?? 1;
   const nUsers = Math.max(1, opts.users ?? Math.ceil(nConv / 8));
   const stateRate = opts.stateRate ?? 0.5;
   const nStateOnly = opts.stateOnlyConversations ?? Math.ceil(nConv * 0.05);
+  const chunkSize = opts.chunkSize ?? 50_000;
+  const vocab = JSON.stringify(vocabulary);
+  const sql = seedStatements();
 
   await assertLegacySchema(db);
-  const writer = await makeWriter(db, opts.skipTriggers);
+  const replica = (opts.skipTriggers ?? (await replicaAllowed(db))) && !!db.transaction;
+  // One transaction per statement: JIT off (compiling these wide expressions costs a PostgreSQL 15 server
+  // seconds per statement — 20× the work itself), sorts in memory, and replica mode when allowed.
+  const run = async <T>(text: string, params: unknown[]): Promise<T[]> => {
+    if (!db.transaction) return db.query<T>(text, params);
+    return db.transaction(async (tx) => {
+      await tx.query(`set local jit = off`);
+      await tx.query(`set local work_mem = '128MB'`); // the chunk's sorts stay in memory
+      if (replica) await tx.query(`set local session_replication_role = replica`);
+      return tx.query<T>(text, params);
+    });
+  };
 
-  // --- users and agents -------------------------------------------------------------------------
-  const users: string[] = [];
-  const agentsByUser: string[][] = [];
-  const userRows: { id: string; email: string; created_at: string }[] = [];
-  const agentRows: { id: string; owner_id: string; name: string; config: unknown; created_at: string }[] = [];
-  for (let u = 0; u < nUsers; u++) {
-    const id = g.uuid();
-    users.push(id);
-    userRows.push({ id, email: `seed-${id.slice(0, 8)}-${u}@example.test`, created_at: new Date(epoch - g.int(1, 400) * 86_400_000).toISOString() });
-    const ags: string[] = [];
-    for (let k = g.int(1, 3); k > 0; k--) {
-      const aid = g.uuid();
-      ags.push(aid);
-      agentRows.push({
-        id: aid,
-        owner_id: id,
-        name: g.pick(['Research assistant', 'Support bot', 'SQL helper', 'Travel planner', 'Écrivain ✍️']),
-        config: { model: g.pick(models), temperature: Math.round(g.r() * 100) / 100, tools: toolNames.slice(0, g.int(0, 4)) },
-        created_at: new Date(epoch - g.int(0, 30) * 86_400_000).toISOString(),
-      });
-    }
-    agentsByUser.push(ags);
-  }
-  for (let i = 0; i < userRows.length; i += chunkSize) {
-    await writer.query(
-      `insert into auth.users (id, email, aud, role, created_at, updated_at)
-       select r.id, r.email, 'authenticated', 'authenticated', r.created_at, r.created_at
-       from json_to_recordset($1::text::json) as r(id uuid, email text, created_at timestamptz)`,
-      [JSON.stringify(userRows.slice(i, i + chunkSize))],
-    );
-  }
-  for (let i = 0; i < agentRows.length; i += chunkSize) {
-    await writer.query(
-      `insert into public.agents (id, owner_id, name, config, created_at)
-       select r.id, r.owner_id, r.name, r.config, r.created_at
-       from json_to_recordset($1::text::json) as r(id uuid, owner_id uuid, name text, config jsonb, created_at timestamptz)`,
-      [JSON.stringify(agentRows.slice(i, i + chunkSize))],
-    );
-  }
+  const { usersCreated, agents } = await seedUsersAndAgents({ query: (t, ps) => run(t, ps ?? []), exec: (t) => db.exec(t) }, { users: nUsers, seed });
+  // the run key: conversations of this run are named by it (a second run with the same seed adds new ones)
+  const [base] = await db.query<{ hi: string | number | null }>(`select coalesce(max(id), 0) as hi from public.chat_messages`);
+  const runKey = Number(base?.hi ?? 0);
 
-  // --- conversations: sizes skewed like real chats (a few long ones, many short) ----------------
-  const convs: Conversation[] = [];
-  const weights: number[] = [];
-  let wsum = 0;
-  for (let c = 0; c < nConv; c++) {
-    const user = g.int(0, nUsers - 1);
-    const ags = agentsByUser[user]!;
-    convs.push({ id: g.uuid(), user, agent: g.chance(0.05) ? null : g.pick(ags), left: 1, step: 0, lastToolCallId: null });
-    const w = -Math.log(1 - g.r() * 0.999); // exponential
-    weights.push(w);
-    wsum += w;
-  }
-  let assigned = nConv;
-  for (let c = 0; c < nConv && assigned < nMsg; c++) {
-    const extra = Math.min(nMsg - assigned, Math.floor(((nMsg - nConv) * weights[c]!) / wsum));
-    convs[c]!.left += extra;
-    assigned += extra;
-  }
-  for (let c = 0; assigned < nMsg; c = (c + 1) % nConv) {
-    convs[c]!.left++;
+  // conversation sizes (skewed), remainder spread one by one from the first
+  const plan = await db.query<{ c: number; n: number }>(sql.plan!, [seed, runKey, nConv, nMsg]);
+  const lens = plan.map((r) => Number(r.n));
+  let assigned = lens.reduce((a, b) => a + b, 0);
+  for (let c = 0; assigned < nMsg && nConv > 0; c = (c + 1) % nConv) {
+    lens[c]!++;
     assigned++;
   }
 
   const dirt = Object.fromEntries(messageDirtKinds.map((k) => [k, 0])) as Record<MessageDirtKind, number>;
-  const quarantineSet = new Set<string>(quarantineDirtKinds);
-
-  // --- messages: conversations interleaved in windows, ids follow time like production -----------
-  const window = 16;
   let done = 0;
   let firstId: number | null = null;
   let lastId: number | null = null;
-  let clock = epoch;
-  let batch: MsgRow[] = [];
-  const before = await db.query<{ hi: string | number | null }>(`select max(id) as hi from public.chat_messages`);
-  const baseId = Number(before[0]?.hi ?? 0);
-  const flush = async () => {
-    if (!batch.length) return;
-    await writer.messages(batch);
-    done += batch.length;
-    batch = [];
+  // chunks of whole windows (16 conversations are interleaved in id order)
+  for (let c0 = 0; c0 < nConv; ) {
+    let c1 = c0;
+    let n = 0;
+    do {
+      const w1 = Math.min(nConv, c1 + 16);
+      for (let c = c1; c < w1; c++) n += lens[c]!;
+      c1 = w1;
+    } while (c1 < nConv && n + lens.slice(c1, c1 + 16).reduce((a, b) => a + b, 0) <= chunkSize);
+    const [r] = await run<{ n: number; lo: string | number | null; hi: string | number | null; dirt: Record<string, number> }>(sql.messages!, [
+      seed, runKey, nUsers, p, c0, lens.slice(c0, c1), done, vocab, [...messageDirtKinds],
+    ]);
+    if (r!.lo !== null) firstId ??= Number(r!.lo);
+    if (r!.hi !== null) lastId = Number(r!.hi);
+    for (const [k, v] of Object.entries(r!.dirt ?? {})) dirt[k as MessageDirtKind] += Number(v);
+    done += Number(r!.n);
     opts.onProgress?.(done, nMsg);
-  };
-
-  for (let w0 = 0; w0 < nConv; w0 += window) {
-    const active = convs.slice(w0, w0 + window);
-    let open = active.length;
-    while (open > 0) {
-      for (const conv of active) {
-        if (conv.left <= 0) continue;
-        batch.push(makeMessage(g, conv, users[conv.user]!, (clock += g.int(500, 90_000)), p, dirt));
-        conv.left--;
-        conv.step++;
-        if (conv.left === 0) open--;
-        if (batch.length >= chunkSize) await flush();
-      }
-    }
-  }
-  await flush();
-  if (done) {
-    const ids = await db.query<{ lo: string | number; hi: string | number }>(
-      `select min(id) as lo, max(id) as hi from public.chat_messages where id > $1`,
-      [baseId],
-    );
-    firstId = Number(ids[0]!.lo);
-    lastId = Number(ids[0]!.hi);
+    c0 = c1;
   }
 
-  // --- chat_states blobs -------------------------------------------------------------------------
-  const stateDirt = Object.fromEntries(stateDirtKinds.map((k) => [k, 0])) as Record<StateDirtKind, number>;
-  const stateRows: { conversation_id: string; user_id: string; agent_id: string; content: string; updated_at: string }[] = [];
-  let stateOnlyHistory = 0;
-  let memoryItems = 0;
-  const addState = (convId: string, user: number, agent: string, stateOnly: boolean) => {
-    const dirty = g.chance(p) ? g.pick(stateDirtKinds) : null;
-    const historyLen = g.int(stateOnly ? 1 : 0, 6);
-    const history = [];
-    for (let h = 0; h < historyLen; h++) {
-      const role = h % 2 === 0 ? 'user' : 'assistant';
-      history.push({
-        role,
-        content: role === 'user' ? g.pick(userLines) : g.pick(assistantLines),
-        timestamp: new Date(epoch - g.int(1, 1000) * 60_000).toISOString(),
-        metadata: g.chance(0.5) ? { tokens: g.int(3, 60) } : {},
-      });
-    }
-    const memories = [];
-    for (let m = g.int(0, 4); m > 0; m--) {
-      const item: Record<string, unknown> = {
-        source: g.pick(['conversation', 'tool', 'document']),
-        content: g.pick([...userLines, ...assistantLines]),
-        relevance_score: Math.round(g.r() * 1000) / 1000,
-        type: g.pick(['fact', 'preference', 'task']),
-        timestamp: new Date(epoch - g.int(1, 1000) * 60_000).toISOString(),
-      };
-      memories.push(item);
-    }
-    if (dirty === 'relevance_out_of_range' && memories.length) memories[0]!.relevance_score = g.pick([1.7, -0.3, 42]);
-    if (dirty === 'missing_relevance' && memories.length) delete memories[0]!.relevance_score;
-    const blob = {
-      user_input: g.pick(userLines),
-      focus: [g.pick(['billing', 'travel', 'sql', 'email'])],
-      step_count: g.int(0, 40),
-      last_tool_result: g.chance(0.5) ? { tool: g.pick(toolNames), ok: true } : null,
-      conversation_history: history,
-      memory_context: memories,
-    };
-    let content = JSON.stringify(blob);
-    if (dirty === 'invalid_json') content = g.pick([content.slice(0, Math.floor(content.length / 2)), "{'user_input': 'single quotes'}", 'AgentState(user_input=...)', '']);
-    else {
-      memoryItems += memories.length;
-      if (stateOnly) stateOnlyHistory += history.length;
-    }
-    if (dirty) stateDirt[dirty]++;
-    stateRows.push({ conversation_id: convId, user_id: users[user]!, agent_id: agent, content, updated_at: new Date(epoch + g.int(0, 1e6) * 1000).toISOString() });
-  };
-  for (const conv of convs) if (conv.agent && g.chance(stateRate)) addState(conv.id, conv.user, conv.agent, false);
-  for (let s = 0; s < nStateOnly; s++) {
-    const user = g.int(0, nUsers - 1);
-    addState(g.uuid(), user, g.pick(agentsByUser[user]!), true);
-  }
-  for (let i = 0; i < stateRows.length; i += chunkSize) {
-    await writer.query(
-      `insert into public.chat_states (conversation_id, user_id, agent_id, content, updated_at)
-       select r.conversation_id, r.user_id, r.agent_id, r.content, r.updated_at
-       from json_to_recordset($1::text::json) as r(conversation_id uuid, user_id uuid, agent_id uuid, content text, updated_at timestamptz)`,
-      [JSON.stringify(stateRows.slice(i, i + chunkSize))],
-    );
-  }
+  const [st] = await run<{ n: number; state_only: number; state_only_history: number; memory_items: number; dirt: Record<string, number> }>(sql.states!, [
+    seed, runKey, nUsers, p, nConv, stateRate, nStateOnly, vocab,
+  ]);
+  const stateDirt = Object.fromEntries(stateDirtKinds.map((k) => [k, Number(st!.dirt?.[k] ?? 0)])) as Record<StateDirtKind, number>;
 
   const byReason: SeedResult['expectedQuarantine']['byReason'] = {};
   let qMessages = 0;
-  for (const k of messageDirtKinds) {
-    if (quarantineSet.has(k) && dirt[k] > 0) {
-      byReason[k as QuarantineDirtKind] = dirt[k];
+  for (const k of quarantineDirtKinds) {
+    if (dirt[k] > 0) {
+      byReason[k] = dirt[k];
       qMessages += dirt[k];
     }
   }
@@ -289,13 +236,14 @@ export async function seedLegacy(db: SeedTarget, opts: SeedOptions): Promise<See
   const ms = performance.now() - started;
   return {
     users: nUsers,
-    agents: agentRows.length,
+    usersCreated,
+    agents,
     conversations: nConv,
-    stateOnlyConversations: nStateOnly,
+    stateOnlyConversations: Number(st!.state_only),
     messages: done,
-    chatStates: stateRows.length,
-    stateOnlyHistoryMessages: stateOnlyHistory,
-    memoryContextItems: memoryItems,
+    chatStates: Number(st!.n),
+    stateOnlyHistoryMessages: Number(st!.state_only_history),
+    memoryContextItems: Number(st!.memory_items),
     firstMessageId: firstId,
     lastMessageId: lastId,
     dirt,
@@ -303,7 +251,7 @@ export async function seedLegacy(db: SeedTarget, opts: SeedOptions): Promise<See
     expectedQuarantine: { messages: qMessages, states: stateDirt.invalid_json, byReason },
     expectedMigrated: done - qMessages,
     ms,
-    method: writer.method,
+    method: `in-database generate_series${replica ? ' (replica)' : ''}`,
     rowsPerSecond: done / Math.max(ms / 1000, 1e-9),
   };
 }

@@ -17,6 +17,8 @@
 -- Objects : index chat_messages_v2_metadata_idx (dropped); functions public.chat_messages_v2_after_insert_metrics
 --           and public.save_agent_state (replaced, same signatures and grants); triggers
 --           conversation_sessions_set_updated_at and agent_states_before_update (recreated with WHEN).
+-- Depends : 20250805074445, 20250805074447, 20250805074448, 20250805074450 (the tables, triggers and state API
+--           it retunes), not the data migration: rolling the data migration back leaves it applied.
 -- Locks   : DROP INDEX takes ACCESS EXCLUSIVE on chat_messages_v2, DROP / CREATE TRIGGER SHARE ROW EXCLUSIVE on
 --           agent_states and conversation_sessions, for an instant each (catalog only, no rewrite, no scan);
 --           lock_timeout makes the migration fail fast instead of queueing writers behind a long reader.

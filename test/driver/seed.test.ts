@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openPostgres, type Db } from '../../ops/db.ts';
 import { serveSocket } from '../../devstack/pglite/socket.ts';
-import { messageDirtKinds, quarantineDirtKinds, seedLegacy } from '../../ops/seed/legacy.ts';
+import { messageDirtKinds, quarantineDirtKinds, quarantineReasonPatterns, seedLegacy, stateDirtKinds } from '../../ops/seed/legacy.ts';
 import { onNative, openMigrated } from '../helpers/db.ts';
 import { openMigrated as openPGliteMigrated } from '../../devstack/templates/pglite.ts';
 import { pgliteOf } from '../../devstack/pglite/engine.ts';
@@ -54,16 +54,34 @@ describe('seed:legacy generator', () => {
     expect(dirty / r.messages).toBeLessThan(0.38);
     expect(r.expectedQuarantine.messages).toBe(quarantineDirtKinds.reduce((n, k) => n + r.dirt[k], 0));
 
-    // The SQL's own classifier agrees with the generator's bookkeeping, row for row.
+    // The SQL's own shape classifier agrees with the generator's bookkeeping (tenancy aside: that needs owners).
+    const tenancy = r.dirt.conversation_owned_by_other_user + r.dirt.agent_owned_by_other_user;
     const bad = await db.query<{ n: number }>(
       `select count(*)::int as n from public.chat_messages
         where chat_migration.message_problem(role, metadata, attachments, tool_calls, partial_tool_calls) is not null`,
     );
-    expect(bad[0]!.n).toBe(r.expectedQuarantine.messages);
+    expect(bad[0]!.n).toBe(r.expectedQuarantine.messages - tenancy);
     const badStates = await db.query<{ n: number }>(
       `select count(*)::int as n from public.chat_states where chat_migration.try_jsonb(content) is null`,
     );
     expect(badStates[0]!.n).toBe(r.expectedQuarantine.states);
+    for (const k of stateDirtKinds) expect(r.stateDirt[k], k).toBeGreaterThan(0);
+
+    // …and so does the migration itself: run it, then count what it quarantined, reason by reason.
+    await db.query(`call public.run_chat_migration(500)`);
+    await db.query(`select * from public.migrate_chat_states()`);
+    const actual: Record<string, number> = {};
+    for (const [kind, pattern] of Object.entries(quarantineReasonPatterns)) {
+      const [row] = await db.query<{ n: number }>(
+        `select count(*)::int as n from chat_migration.quarantine where resolved_at is null and reason like $1`, [pattern]);
+      if (row!.n > 0) actual[kind] = row!.n;
+    }
+    expect(actual).toEqual(r.expectedQuarantine.byReason);
+    const [total] = await db.query<{ n: number; v2: number }>(
+      `select (select count(*)::int from chat_migration.quarantine) as n,
+              (select count(*)::int from public.chat_messages_v2 where legacy_id is not null) as v2`);
+    expect(total!.n).toBe(r.expectedQuarantine.messages + r.expectedQuarantine.states);
+    expect(total!.v2).toBe(r.expectedMigrated);
 
     const shape = await db.query<Record<string, number>>(`
       select count(*) filter (where role in ('human', 'ai', 'bot', 'function'))::int as aliases,
@@ -88,22 +106,21 @@ describe('seed:legacy generator', () => {
     expect(states[0]!.ok).toBe(states[0]!.total - r.expectedQuarantine.states);
   });
 
-  it('writes the same rows through postgres.js (json_to_recordset) as through PGlite COPY', async () => {
-    // On the native lane `db` is itself a server database (json_to_recordset); the COPY side is a PGlite
-    // database beside it, so the comparison also proves both engines store the same bytes.
-    const copyDb = onNative ? await openPGliteMigrated() : db;
-    const opts = { conversations: 8, messages: 200, dirtyRate: 0.3, seed: 9 };
+  it('writes the same bytes on every engine and through postgres.js (the generator runs in the database)', async () => {
+    // On the native lane `db` is a PostgreSQL 15 server database and the reference is PGlite beside it; on PGlite
+    // the same database is seeded again through a pglite-socket and postgres.js (parameters, transactions).
+    const reference = onNative ? await openPGliteMigrated() : db;
+    const opts = { conversations: 20, messages: 400, dirtyRate: 0.3, seed: 9 };
     try {
-      const viaCopy = await seedLegacy(copyDb, opts);
-      expect(viaCopy.method).toMatch(/^copy/);
-      const fa = await fingerprint(copyDb);
+      const a = await seedLegacy(reference, opts);
+      const fa = await fingerprint(reference);
       if (!onNative) await empty();
       const socket = onNative ? null : await serveSocket(pgliteOf(db)!);
       const remote = socket ? await openPostgres(socket.url, { max: 1 }) : db;
       try {
-        const viaJson = await seedLegacy(remote, opts);
-        expect(viaJson.method).toMatch(/^json_to_recordset/);
-        expect(viaJson.expectedQuarantine).toEqual(viaCopy.expectedQuarantine);
+        const b = await seedLegacy(remote, opts);
+        expect(b.expectedQuarantine).toEqual(a.expectedQuarantine);
+        expect(b.dirt).toEqual(a.dirt);
       } finally {
         if (socket) {
           await remote.close();
@@ -112,8 +129,22 @@ describe('seed:legacy generator', () => {
       }
       expect(await fingerprint(db)).toEqual(fa);
     } finally {
-      if (copyDb !== db) await copyDb.close();
+      if (reference !== db) await reference.close();
     }
+  });
+
+  it('a second run with the same seed appends new conversations and skips the existing users', async () => {
+    const opts = { conversations: 12, messages: 200, dirtyRate: 0.1, seed: 4 };
+    const first = await seedLegacy(db, opts);
+    const second = await seedLegacy(db, opts);
+    expect(first.usersCreated).toBe(first.users);
+    expect(second.usersCreated).toBe(0);
+    expect(second.messages).toBe(200);
+    expect(second.firstMessageId).toBe(first.lastMessageId! + 1);
+    const [c] = await db.query<{ convs: number; users: number; msgs: number }>(
+      `select count(distinct conversation_id)::int as convs, (select count(*)::int from auth.users) as users, count(*)::int as msgs
+         from public.chat_messages`);
+    expect(c).toEqual({ convs: 24, users: first.users, msgs: 400 });
   });
 
   it('with dirty rate 0 everything is clean', async () => {

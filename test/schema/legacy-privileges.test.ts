@@ -37,11 +37,11 @@ async function truncateAs(db: Db, role: 'anon' | 'authenticated', table: string)
   return r.ok ? 'truncated' : r.error.code;
 }
 
-/** Rolls back what was applied after this migration (newest first), then this one; returns this one's file. */
-async function undo(d: Db) {
+/** Undoes this migration as a DBA would: the files after it first (newest first), then this one. */
+async function rollbackThis(d: Db) {
   for (;;) {
-    const file = await rollback(d);
-    if (file.version <= VERSION) return file;
+    const undone = await rollback(d);
+    if (undone.version <= VERSION) return undone;
   }
 }
 
@@ -111,7 +111,7 @@ describe('legacy table privileges', () => {
     await migrateWithShim(before);
     const hardened = await acls(before);
     expect(hardened).not.toEqual(original);
-    const undone = await undo(before);
+    const undone = await rollbackThis(before);
     expect(undone.version).toBe(VERSION);
     expect(await acls(before)).toEqual(original);
     expect(await before.query(`select to_regnamespace('chat_legacy_acl') as s`)).toEqual([{ s: null }]);
@@ -123,7 +123,7 @@ describe('legacy table privileges', () => {
 
   it('restores ACLs that differ from the shim\'s exactly: grant options, column grants, PUBLIC, missing privileges, order', async () => {
     db = await openMigrated();
-    await undo(db);
+    await rollbackThis(db);
     // a production database with its own history of grants
     await db.exec(`
       revoke all on public.chat_messages from anon, authenticated, service_role;
@@ -143,13 +143,13 @@ describe('legacy table privileges', () => {
     expect(hardened).not.toEqual(production);
     expect(hardened.find((l) => l.startsWith('chat_messages.conversation_id '))).toBe('chat_messages.conversation_id null');
     expect(production.find((l) => l.startsWith('chat_messages.conversation_id '))).toBe('chat_messages.conversation_id {anon=x/postgres}');
-    await undo(db);
+    await rollbackThis(db);
     expect(await acls(db)).toEqual(production);
   });
 
   it('restores entries another role granted, as that role', async () => {
     db = await openMigrated();
-    await undo(db);
+    await rollbackThis(db);
     await db.exec(`
       grant select on public.chat_states to service_role with grant option;
       set role service_role;
@@ -159,7 +159,7 @@ describe('legacy table privileges', () => {
     const production = await acls(db);
     expect(production.find((l) => l.startsWith('chat_states '))).toMatch(/authenticated=r\/service_role/);
     await migrateWithShim(db);
-    await undo(db);
+    await rollbackThis(db);
     expect(await acls(db)).toEqual(production);
   });
 
@@ -169,7 +169,7 @@ describe('legacy table privileges', () => {
     // an entry whose grantor never held the grant option cannot be granted again
     await db.query(`update chat_legacy_acl.saved_acls set acl = acl || 'authenticated=r/anon'::aclitem
                      where relid = 'public.chat_states'::regclass and attnum = 0`);
-    const err = await undo(db).then(() => null, (e: unknown) => e as { code?: string; message: string; hint?: string });
+    const err = await rollbackThis(db).then(() => null, (e: unknown) => e as { code?: string; message: string; hint?: string });
     expect(err).toMatchObject({ code: '55000', message: expect.stringMatching(/could not restore the privileges of public\.chat_states exactly/) });
     expect(err!.hint).toMatch(/grantor/);
     expect(await acls(db)).toEqual(hardened);

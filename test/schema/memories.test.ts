@@ -82,28 +82,29 @@ describe('match_agent_memories', () => {
     expect((await match(userA(), angle(0), 10, null, 0.7)).map((r) => r.content)).toEqual(['deg0', 'deg60', 'deg180']);
   });
 
-  it('keeps returning the right rows after the IVFFlat index is rebuilt with more lists', async () => {
+  it('keeps returning the right rows after the HNSW index is rebuilt over more rows', async () => {
     await db.query(
       `insert into public.agent_memories (agent_id, user_id, memory_type, content, embedding)
        select $1, $2, 'episodic', 'noise ' || g,
               ('[' || repeat('0,', 2 + g % 1000) || '1' || repeat(',0', 1533 - g % 1000) || ']')::extensions.vector
-       from generate_series(1, 2100) g`,
+       from generate_series(1, 300) g`,
       [B.agentId, B.uid],
     );
     const [rebuilt] = await as(db, service, (tx) => tx.query<{ lists: number; indexed_rows: number }>(`select * from public.rebuild_agent_memory_index()`));
-    expect(rebuilt).toMatchObject({ lists: 2 });
+    expect(rebuilt!.lists).toBeNull();
+    expect(rebuilt!.indexed_rows).toBeGreaterThan(300);
     const [idx] = await db.query<{ def: string }>(`select pg_get_indexdef('public.agent_memories_embedding_idx'::regclass) as def`);
     // pg_get_indexdef qualifies the opclass only when `extensions` is not on the search_path (it is on Supabase).
-    expect(idx!.def).toMatch(/ivfflat \(embedding (extensions\.)?vector_cosine_ops\) WITH \(lists='?2'?\)/);
+    expect(idx!.def).toMatch(/hnsw \(embedding (extensions\.)?vector_cosine_ops\) WITH \(m='?16'?, ef_construction='?64'?\)/);
     const rows = await match(userA(), angle(25), 6);
     expect(rows.map((r) => r.content).slice(0, 2)).toEqual(['deg30', 'deg10']);
     expect(rows.map((r) => r.content).slice(4)).toEqual(['deg60', 'deg90']);
     // the settings the function changes do not leak into the caller's transaction
     const [settings] = await as(db, userA(), async (tx) => {
       await tx.query(`select * from public.match_agent_memories($1, $2::extensions.vector, 3)`, [A.agentId, angle(0)]);
-      return tx.query<{ probes: string }>(`select current_setting('ivfflat.probes') as probes`);
+      return tx.query<{ probes: string; ef: string }>(`select current_setting('ivfflat.probes') as probes, current_setting('hnsw.ef_search') as ef`);
     });
-    expect(settings!.probes).toBe('1');
+    expect(settings).toEqual({ probes: '1', ef: '40' });
   });
 
   it('raises AJC03 for another user\'s agent, AJC13 for a query that cannot be normalised and AJC04 for bad arguments, with hints', async () => {

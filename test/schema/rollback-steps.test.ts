@@ -102,26 +102,26 @@ describe('per-file rollbacks', () => {
     const rbDir = join(root, 'rollbacks');
     await cp(migrationsDir, dir, { recursive: true });
     await cp(rollbacksDir, rbDir, { recursive: true });
-    await writeFile(join(dir, '20250811000000_create_message_bookmarks.sql'),
+    await writeFile(join(dir, '20250899000000_create_message_bookmarks.sql'),
       `-- Purpose : a test table built on chat_messages_v2.\n` +
       `create table public.message_bookmarks (message_id uuid primary key references public.chat_messages_v2 (id));\n` +
       `alter table public.message_bookmarks enable row level security;\n`);
-    await writeFile(join(rbDir, '20250811000000_create_message_bookmarks.down.sql'),
+    await writeFile(join(rbDir, '20250899000000_create_message_bookmarks.down.sql'),
       `drop table public.message_bookmarks;\n` +
       `do $$ begin if to_regclass('supabase_migrations.schema_migrations') is not null then ` +
-      `delete from supabase_migrations.schema_migrations where version = '20250811000000'; end if; end $$;\n`);
+      `delete from supabase_migrations.schema_migrations where version = '20250899000000'; end if; end $$;\n`);
     try {
       const db = await track(openEmpty());
       await migrateWithShim(db, { dir });
       const all = [...(await appliedVersions(db)).keys()];
-      expect(all).toContain('20250811000000');
+      expect(all).toContain('20250899000000');
       // without --to, any v2 file refuses and names it among what must go first
       const err = await rollback(db, { version: '20250805074453', dir: rbDir, migrationsDir: dir }).then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(NewerMigrationsAppliedError);
-      expect((err as NewerMigrationsAppliedError).dependents).toContain('20250811000000');
+      expect((err as NewerMigrationsAppliedError).dependents).toContain('20250899000000');
       // --to V: everything after V that builds on it, newest first, the new file first of all
       const done = await rollbackTo(db, '20250805074444', { dir: rbDir, migrationsDir: dir });
-      expect(done[0]!.version).toBe('20250811000000');
+      expect(done[0]!.version).toBe('20250899000000');
       expect(done.map((f) => f.version)).toEqual(all.filter((v) => v >= '20250805074444' && v !== '20250810000000').reverse());
       expect([...(await appliedVersions(db)).keys()]).toEqual(['20250801000000', '20250810000000']);
       const [t] = await db.query<{ t: string | null }>(`select to_regclass('public.message_bookmarks')::text as t`);

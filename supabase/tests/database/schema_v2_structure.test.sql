@@ -38,7 +38,7 @@ select has_index('public', 'chat_messages_v2', 'chat_messages_v2_conversation_id
 select has_index('public', 'agent_memories', 'agent_memories_agent_id_memory_type_idx',
   array['agent_id', 'memory_type'], 'memories by agent and type');
 select has_index('public', 'agent_memories', 'agent_memories_embedding_idx', 'IVFFlat index on embeddings');
-select index_is_type('public', 'agent_memories', 'agent_memories_embedding_idx', 'ivfflat', 'embedding index is IVFFlat');
+select index_is_type('public', 'agent_memories', 'agent_memories_embedding_idx', 'hnsw', 'embedding index is HNSW (20250813000000)');
 select ok(
   pg_get_indexdef('public.agent_memories_embedding_idx'::regclass) like '%vector_cosine_ops%',
   'embedding index uses cosine distance'
