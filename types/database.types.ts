@@ -19,7 +19,7 @@ export type Database = {
                     "id": string;
                     "importance": number;
                     "last_accessed_at": string | null;
-                    "memory_type": string;
+                    "memory_type": Database["public"]["Enums"]["memory_type"];
                     "metadata": NonNullable<Json>;
                     "related_memory_ids": (string)[];
                     "source_message_id": string | null;
@@ -39,7 +39,7 @@ export type Database = {
                     "id"?: string;
                     "importance"?: number;
                     "last_accessed_at"?: string | null;
-                    "memory_type": string;
+                    "memory_type": Database["public"]["Enums"]["memory_type"];
                     "metadata"?: NonNullable<Json>;
                     "related_memory_ids"?: (string)[];
                     "source_message_id"?: string | null;
@@ -58,7 +58,7 @@ export type Database = {
                     "id"?: string;
                     "importance"?: number;
                     "last_accessed_at"?: string | null;
-                    "memory_type"?: string;
+                    "memory_type"?: Database["public"]["Enums"]["memory_type"];
                     "metadata"?: NonNullable<Json>;
                     "related_memory_ids"?: (string)[];
                     "source_message_id"?: string | null;
@@ -101,7 +101,7 @@ export type Database = {
                     "session_id": string | null;
                     "state": NonNullable<Json>;
                     "state_hash": string;
-                    "state_type": string;
+                    "state_type": Database["public"]["Enums"]["state_type"];
                     "user_id": string | null;
                     "version": number;
                 };
@@ -116,7 +116,7 @@ export type Database = {
                     "session_id"?: string | null;
                     "state": NonNullable<Json>;
                     "state_hash": string;
-                    "state_type": string;
+                    "state_type": Database["public"]["Enums"]["state_type"];
                     "user_id"?: string | null;
                     "version": number;
                 };
@@ -130,7 +130,7 @@ export type Database = {
                     "session_id"?: string | null;
                     "state"?: NonNullable<Json>;
                     "state_hash"?: string;
-                    "state_type"?: string;
+                    "state_type"?: Database["public"]["Enums"]["state_type"];
                     "user_id"?: string | null;
                     "version"?: number;
                 };
@@ -361,7 +361,7 @@ export type Database = {
                     "legacy_id": number | null;
                     "metadata": NonNullable<Json>;
                     "parent_message_id": string | null;
-                    "role": string;
+                    "role": Database["public"]["Enums"]["message_role"];
                     "updated_at": string;
                     "user_id": string;
                     "version": number;
@@ -378,7 +378,7 @@ export type Database = {
                     "legacy_id"?: number | null;
                     "metadata"?: NonNullable<Json>;
                     "parent_message_id"?: string | null;
-                    "role": string;
+                    "role": Database["public"]["Enums"]["message_role"];
                     "updated_at"?: string;
                     "user_id"?: string;
                     "version"?: number;
@@ -394,7 +394,7 @@ export type Database = {
                     "legacy_id"?: number | null;
                     "metadata"?: NonNullable<Json>;
                     "parent_message_id"?: string | null;
-                    "role"?: string;
+                    "role"?: Database["public"]["Enums"]["message_role"];
                     "updated_at"?: string;
                     "user_id"?: string;
                     "version"?: number;
@@ -605,7 +605,7 @@ export type Database = {
                     "message_count": number;
                     "metadata": NonNullable<Json>;
                     "session_state": NonNullable<Json>;
-                    "status": string;
+                    "status": Database["public"]["Enums"]["session_status"];
                     "title": string | null;
                     "token_count": number;
                     "updated_at": string;
@@ -620,7 +620,7 @@ export type Database = {
                     "message_count"?: number;
                     "metadata"?: NonNullable<Json>;
                     "session_state"?: NonNullable<Json>;
-                    "status"?: string;
+                    "status"?: Database["public"]["Enums"]["session_status"];
                     "title"?: string | null;
                     "token_count"?: number;
                     "updated_at"?: string;
@@ -634,7 +634,7 @@ export type Database = {
                     "message_count"?: number;
                     "metadata"?: NonNullable<Json>;
                     "session_state"?: NonNullable<Json>;
-                    "status"?: string;
+                    "status"?: Database["public"]["Enums"]["session_status"];
                     "title"?: string | null;
                     "token_count"?: number;
                     "updated_at"?: string;
@@ -731,7 +731,7 @@ export type Database = {
             "state_checkpoints": {
                 Row: {
                     "agent_id": string;
-                    "checkpoint_type": string;
+                    "checkpoint_type": Database["public"]["Enums"]["checkpoint_type"];
                     "created_at": string;
                     "id": string;
                     "label": string | null;
@@ -746,7 +746,7 @@ export type Database = {
                 ComputedFields: never;
                 Insert: {
                     "agent_id": string;
-                    "checkpoint_type": string;
+                    "checkpoint_type": Database["public"]["Enums"]["checkpoint_type"];
                     "created_at"?: string;
                     "id"?: string;
                     "label"?: string | null;
@@ -760,7 +760,7 @@ export type Database = {
                 };
                 Update: {
                     "agent_id"?: string;
-                    "checkpoint_type"?: string;
+                    "checkpoint_type"?: Database["public"]["Enums"]["checkpoint_type"];
                     "created_at"?: string;
                     "id"?: string;
                     "label"?: string | null;
@@ -916,7 +916,7 @@ export type Database = {
                 };
                 Returns: {
                     "agent_id": string;
-                    "checkpoint_type": string;
+                    "checkpoint_type": Database["public"]["Enums"]["checkpoint_type"];
                     "created_at": string;
                     "id": string;
                     "label": string | null;
@@ -980,7 +980,7 @@ export type Database = {
                     "content": string;
                     "id": string;
                     "importance": number;
-                    "memory_type": string;
+                    "memory_type": Database["public"]["Enums"]["memory_type"];
                     "similarity": number;
                 }[];
             };
@@ -1084,7 +1084,7 @@ export type Database = {
                     "session_id": string | null;
                     "state": NonNullable<Json>;
                     "state_hash": string;
-                    "state_type": string;
+                    "state_type": Database["public"]["Enums"]["state_type"];
                     "user_id": string | null;
                     "version": number;
                 };
@@ -1125,7 +1125,7 @@ export type Database = {
                     "session_id": string | null;
                     "state": NonNullable<Json>;
                     "state_hash": string;
-                    "state_type": string;
+                    "state_type": Database["public"]["Enums"]["state_type"];
                     "user_id": string | null;
                     "version": number;
                 };
@@ -1185,7 +1185,11 @@ export type Database = {
             };
         };
         Enums: {
-            [_ in never]: never;
+            "checkpoint_type": "auto" | "manual" | "pre_migration" | "recovery";
+            "memory_type": "episodic" | "semantic" | "procedural" | "working";
+            "message_role": "user" | "assistant" | "system" | "tool";
+            "session_status": "active" | "idle" | "closed";
+            "state_type": "local" | "shared" | "session" | "persistent";
         };
         CompositeTypes: {
             [_ in never]: never;
@@ -1243,6 +1247,12 @@ export type CompositeTypes<PublicCompositeTypeNameOrOptions extends keyof Defaul
 } ? DatabaseWithoutInternals[PublicCompositeTypeNameOrOptions["schema"]]["CompositeTypes"][CompositeTypeName] : PublicCompositeTypeNameOrOptions extends keyof DefaultSchema["CompositeTypes"] ? DefaultSchema["CompositeTypes"][PublicCompositeTypeNameOrOptions] : never;
 export const Constants = {
     "public": {
-        Enums: {}
+        Enums: {
+            "checkpoint_type": ["auto", "manual", "pre_migration", "recovery"],
+            "memory_type": ["episodic", "semantic", "procedural", "working"],
+            "message_role": ["user", "assistant", "system", "tool"],
+            "session_status": ["active", "idle", "closed"],
+            "state_type": ["local", "shared", "session", "persistent"]
+        }
     }
 } as const;

@@ -3,7 +3,9 @@
 -- Purpose : the target schema (docs/schema.md) — every table, its constraints, indexes and row level security.
 --           Triggers live in 20250805074445, the state/memory API in 20250805074446 and maintenance /
 --           health functions in 20250805074447, so each file is about one thing; together they are "v2".
--- Objects : extension vector (schema extensions, if absent); function public.is_valid_message_content;
+-- Objects : extension vector (schema extensions, if absent); enum types public.message_role,
+--           public.session_status, public.memory_type, public.state_type, public.checkpoint_type (the fixed
+--           vocabularies, declared once); function public.is_valid_message_content;
 --           schema chat_private with its inlinable twin chat_private.is_valid_message_content (the CHECK's);
 --           tables public.conversation_sessions, chat_messages_v2, chat_message_revisions,
 --           chat_message_attachments, chat_tool_calls, agent_memories, agent_states, context_snapshots,
@@ -21,6 +23,9 @@
 --   * memories, states, snapshots and checkpoints are reached only through an agent the caller owns.
 --   * columns a user must not write (trigger-kept metrics, version, legacy_id) are fenced by column
 --     privileges, because RLS filters rows, not columns.
+--   * a fixed vocabulary (roles, statuses, memory / state / checkpoint types) is an enum type, declared once
+--     here: the plpgsql API checks against enum_range(), the edge functions' zod enums are tested equal to
+--     its labels, and the TypeScript types come from the generated Database['public']['Enums'].
 
 create extension if not exists vector with schema extensions;
 
@@ -137,6 +142,33 @@ revoke execute on function chat_private.is_valid_message_content(jsonb) from pub
 grant execute on function chat_private.is_valid_message_content(jsonb) to authenticated, service_role;
 
 -- ---------------------------------------------------------------------------------------------------------
+-- Fixed vocabularies. Enums, not text + CHECK: one declaration that the catalog, the generated TypeScript
+-- types (`Database['public']['Enums']`, `Constants`) and the functions' zod enums (tested equal) share.
+-- Adding a label later is `alter type … add value` (no rewrite); removing one is a new type and a rewrite,
+-- which is what a vocabulary change deserves. Labels sort in declaration order.
+-- ---------------------------------------------------------------------------------------------------------
+
+/** Who wrote a chat message. Legacy aliases (human, ai, bot, function) are mapped by the data migration. */
+create type public.message_role as enum ('user', 'assistant', 'system', 'tool');
+comment on type public.message_role is 'Author of a chat_messages_v2 row: user | assistant | system | tool.';
+
+/** Lifecycle of a conversation (conversation_sessions.status). */
+create type public.session_status as enum ('active', 'idle', 'closed');
+comment on type public.session_status is 'conversation_sessions.status: active | idle | closed.';
+
+/** Kind of long-term memory (agent_memories.memory_type). */
+create type public.memory_type as enum ('episodic', 'semantic', 'procedural', 'working');
+comment on type public.memory_type is 'agent_memories.memory_type: episodic | semantic | procedural | working.';
+
+/** Scope of an agent state stream (agent_states.state_type). */
+create type public.state_type as enum ('local', 'shared', 'session', 'persistent');
+comment on type public.state_type is 'agent_states.state_type: local | shared | session | persistent.';
+
+/** Why a checkpoint was taken (state_checkpoints.checkpoint_type); drives its default retention. */
+create type public.checkpoint_type as enum ('auto', 'manual', 'pre_migration', 'recovery');
+comment on type public.checkpoint_type is 'state_checkpoints.checkpoint_type: auto | manual | pre_migration | recovery.';
+
+-- ---------------------------------------------------------------------------------------------------------
 -- conversation_sessions
 -- ---------------------------------------------------------------------------------------------------------
 
@@ -150,7 +182,7 @@ create table public.conversation_sessions (
   user_id uuid not null default auth.uid() references auth.users (id) on delete cascade,
   agent_id uuid references public.agents (id) on delete set null,
   title text check (char_length(title) <= 500),
-  status text not null default 'active' check (status in ('active', 'idle', 'closed')),
+  status public.session_status not null default 'active',
   session_state jsonb not null default '{}'::jsonb check (jsonb_typeof(session_state) = 'object'),
   metadata jsonb not null default '{}'::jsonb check (jsonb_typeof(metadata) = 'object'),
   message_count integer not null default 0 check (message_count >= 0),
@@ -183,7 +215,7 @@ create table public.chat_messages_v2 (
   conversation_id uuid not null references public.conversation_sessions (id) on delete cascade,
   user_id uuid not null default auth.uid() references auth.users (id) on delete cascade,
   agent_id uuid references public.agents (id) on delete set null,
-  role text not null check (role in ('user', 'assistant', 'system', 'tool')),
+  role public.message_role not null,
   content jsonb not null constraint chat_messages_v2_content_check check (chat_private.is_valid_message_content(content)),
   version integer not null default 1 check (version >= 1),
   parent_message_id uuid references public.chat_messages_v2 (id) on delete set null,
@@ -291,7 +323,7 @@ create table public.agent_memories (
   id uuid primary key default gen_random_uuid(),
   agent_id uuid not null references public.agents (id) on delete cascade,
   user_id uuid default auth.uid() references auth.users (id) on delete cascade,
-  memory_type text not null check (memory_type in ('episodic', 'semantic', 'procedural', 'working')),
+  memory_type public.memory_type not null,
   content text not null,
   -- A norm below 2^-63 (squared norm below the smallest normal float4) makes cosine distance NaN or
   -- nonsense: pgvector sums squares in float4. match_agent_memories refuses such queries (AJC13).
@@ -348,7 +380,7 @@ create table public.agent_states (
   agent_id uuid not null references public.agents (id) on delete cascade,
   user_id uuid default auth.uid() references auth.users (id) on delete cascade,
   session_id uuid references public.conversation_sessions (id) on delete cascade,
-  state_type text not null check (state_type in ('local', 'shared', 'session', 'persistent')),
+  state_type public.state_type not null,
   state jsonb not null,
   state_hash text not null check (state_hash ~ '^[0-9a-f]{64}$'),
   version integer not null check (version >= 1),
@@ -430,7 +462,7 @@ create table public.state_checkpoints (
   state_id uuid not null references public.agent_states (id) on delete cascade,
   snapshot_id uuid references public.context_snapshots (id) on delete set null,
   parent_checkpoint_id uuid references public.state_checkpoints (id),
-  checkpoint_type text not null check (checkpoint_type in ('auto', 'manual', 'pre_migration', 'recovery')),
+  checkpoint_type public.checkpoint_type not null,
   label text check (char_length(label) <= 200),
   metadata jsonb not null default '{}'::jsonb check (jsonb_typeof(metadata) = 'object'),
   retain_until timestamptz,

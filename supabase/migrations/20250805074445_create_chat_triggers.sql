@@ -345,7 +345,7 @@ declare
 begin
   new.state_hash := encode(sha256(convert_to(new.state::text, 'UTF8')), 'hex');
 
-  perform pg_advisory_xact_lock(public.agent_state_stream_lock_key(new.agent_id, new.user_id, new.state_type, new.session_id));
+  perform pg_advisory_xact_lock(public.agent_state_stream_lock_key(new.agent_id, new.user_id, new.state_type::text, new.session_id));
 
   -- One probe of agent_states_stream_version_key (newest version first) answers both "latest version" and,
   -- in the usual case where the newest version is the current one, "which row to retire". Only when the

@@ -38,7 +38,7 @@ create function public.match_agent_memories(
   p_memory_types text[] default null,
   p_min_importance real default null
 )
-returns table (id uuid, content text, memory_type text, importance real, similarity double precision)
+returns table (id uuid, content text, memory_type public.memory_type, importance real, similarity double precision)
 language plpgsql
 stable
 security invoker
@@ -71,11 +71,10 @@ begin
       using errcode = 'AJC04',
             hint = 'Ask for at most 1000 matches; page by raising p_min_importance or narrowing p_memory_types.';
   end if;
-  if p_memory_types is not null
-     and not p_memory_types <@ array['episodic', 'semantic', 'procedural', 'working']::text[] then
+  if p_memory_types is not null and not p_memory_types <@ enum_range(null::public.memory_type)::text[] then
     raise exception 'unknown memory type in %', p_memory_types
       using errcode = 'AJC04',
-            hint = 'Memory types are episodic, semantic, procedural and working.';
+            hint = format('Memory types are %s.', array_to_string(enum_range(null::public.memory_type)::text[], ', '));
   end if;
   if p_min_importance is not null and (p_min_importance < 0 or p_min_importance > 1) then
     raise exception 'minimum importance must be between 0 and 1, got %', p_min_importance
@@ -101,7 +100,7 @@ begin
     from public.agent_memories m
     where m.agent_id = p_agent_id
       and m.embedding is not null
-      and (p_memory_types is null or m.memory_type = any (p_memory_types))
+      and (p_memory_types is null or m.memory_type = any (p_memory_types::public.memory_type[]))
       and (p_min_importance is null or m.importance >= p_min_importance)
       and (m.expires_at is null or m.expires_at > now())
     order by m.embedding operator(extensions.<=>) p_query_embedding
@@ -187,10 +186,10 @@ begin
       using errcode = 'AJC03',
             hint = 'Pass the id of an agent you own (select id from public.agents).';
   end if;
-  if p_state_type is null or p_state_type not in ('local', 'shared', 'session', 'persistent') then
+  if p_state_type is null or not p_state_type = any (enum_range(null::public.state_type)::text[]) then
     raise exception 'unknown state type %', coalesce(p_state_type, 'null')
       using errcode = 'AJC04',
-            hint = 'State types are local, shared, session and persistent.';
+            hint = format('State types are %s.', array_to_string(enum_range(null::public.state_type)::text[], ', '));
   end if;
   if p_state is null then
     raise exception 'state must not be null'
@@ -214,7 +213,7 @@ begin
   from public.agent_states s
   where s.agent_id = p_agent_id
     and coalesce(s.user_id, v_nil) = coalesce(v_user_id, v_nil)
-    and s.state_type = p_state_type
+    and s.state_type = p_state_type::public.state_type
     and coalesce(s.session_id, v_nil) = coalesce(p_session_id, v_nil)
     and s.is_current;
 
@@ -226,7 +225,7 @@ begin
   end if;
 
   insert into public.agent_states (agent_id, user_id, session_id, state_type, state)
-  values (p_agent_id, v_user_id, p_session_id, p_state_type, p_state)
+  values (p_agent_id, v_user_id, p_session_id, p_state_type::public.state_type, p_state)
   returning * into v_row;
   return v_row;
 end
@@ -271,10 +270,15 @@ begin
       using errcode = 'AJC03',
             hint = 'Pass the id of an agent you own (select id from public.agents).';
   end if;
-  if p_checkpoint_type is null or p_checkpoint_type not in ('auto', 'manual', 'pre_migration', 'recovery') then
+  if p_checkpoint_type is null or not p_checkpoint_type = any (enum_range(null::public.checkpoint_type)::text[]) then
     raise exception 'unknown checkpoint type %', coalesce(p_checkpoint_type, 'null')
       using errcode = 'AJC04',
-            hint = 'Checkpoint types are auto, manual, pre_migration and recovery.';
+            hint = format('Checkpoint types are %s.', array_to_string(enum_range(null::public.checkpoint_type)::text[], ', '));
+  end if;
+  if p_state_type is null or not p_state_type = any (enum_range(null::public.state_type)::text[]) then
+    raise exception 'unknown state type %', coalesce(p_state_type, 'null')
+      using errcode = 'AJC04',
+            hint = format('State types are %s.', array_to_string(enum_range(null::public.state_type)::text[], ', '));
   end if;
 
   -- Under the stream's lock, like saves and restores: two checkpoints taken at once would otherwise both read
@@ -285,7 +289,7 @@ begin
   from public.agent_states s
   where s.agent_id = p_agent_id
     and coalesce(s.user_id, v_nil) = coalesce(v_user_id, v_nil)
-    and s.state_type = p_state_type
+    and s.state_type = p_state_type::public.state_type
     and coalesce(s.session_id, v_nil) = coalesce(p_session_id, v_nil)
     and s.is_current;
   if not found then
@@ -300,7 +304,7 @@ begin
     join public.agent_states s on s.id = c.state_id
     where c.agent_id = p_agent_id
       and coalesce(s.user_id, v_nil) = coalesce(v_user_id, v_nil)
-      and s.state_type = p_state_type
+      and s.state_type = p_state_type::public.state_type
       and coalesce(s.session_id, v_nil) = coalesce(p_session_id, v_nil)
     order by c.created_at desc, s.version desc, c.id desc
     limit 1;
@@ -317,7 +321,7 @@ begin
     retain_until, created_at
   )
   values (
-    p_agent_id, v_state.user_id, v_state.session_id, v_state.id, p_snapshot_id, v_parent, p_checkpoint_type, p_label,
+    p_agent_id, v_state.user_id, v_state.session_id, v_state.id, p_snapshot_id, v_parent, p_checkpoint_type::public.checkpoint_type, p_label,
     coalesce(p_metadata, '{}'::jsonb), p_retain_until, clock_timestamp()
   )
   returning * into v_row;
@@ -358,7 +362,7 @@ begin
   select * into v_state from public.agent_states s where s.id = v_checkpoint.state_id;
 
   perform pg_advisory_xact_lock(
-    public.agent_state_stream_lock_key(v_state.agent_id, v_state.user_id, v_state.state_type, v_state.session_id));
+    public.agent_state_stream_lock_key(v_state.agent_id, v_state.user_id, v_state.state_type::text, v_state.session_id));
 
   select * into v_current
   from public.agent_states s

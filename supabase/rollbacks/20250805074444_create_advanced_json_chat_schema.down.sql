@@ -8,13 +8,14 @@
 -- Archive : when the setting advanced_json_chat.archive is 'on' (npm run db:rollback -- --archive, or
 --           `set local advanced_json_chat.archive = on` in psql), every v2 table is first copied into schema
 --           advanced_json_chat_archive (create table … as select). An archive left by an earlier rollback is
---           renamed <table>_<epoch> first, never overwritten.
+--           renamed <table>_<epoch> first, never overwritten. Enum columns (role, status, the types) are
+--           archived as text, so the archive outlives the v2 types.
 -- Drops   : in dependency order, never CASCADE — an object someone else built on v2 (a view, a function
 --           returning a v2 row type) makes this fail loudly instead of vanishing silently.
 -- Keeps   : the vector extension. `create extension if not exists` may have found it already installed,
 --           dropping it would take every vector column in the database with it, and an unused extension
 --           costs nothing. Drop it by hand if you know v2 was its only user: drop extension vector;
--- Check   : raises if any v2 table, index, sequence or function is still there afterwards.
+-- Check   : raises if any v2 table, index, sequence, type or function is still there afterwards.
 -- History : deletes the version rows 20250805074444..20250805074449 from supabase_migrations.schema_migrations
 --           where that table exists (not after `psql -f` or another migration tool).
 -- Later   : refuses (AJC10) while a later migration is applied, except 20250810000000 (legacy table
@@ -181,6 +182,7 @@ declare
     'chat_tool_calls', 'agent_memories', 'agent_states', 'context_snapshots', 'state_checkpoints', 'policy_events'
   ];
   v_suffix constant text := extract(epoch from clock_timestamp())::bigint::text;
+  v_columns text;
 begin
   if coalesce(current_setting('advanced_json_chat.archive', true), '') <> 'on' then
     return;
@@ -196,7 +198,14 @@ begin
     if to_regclass(format('advanced_json_chat_archive.%I', v_table)) is not null then
       execute format('alter table advanced_json_chat_archive.%I rename to %I', v_table, v_table || '_' || v_suffix);
     end if;
-    execute format('create table advanced_json_chat_archive.%I as select * from public.%I', v_table, v_table);
+    -- Enum columns are archived as text: the archive must not depend on the v2 types dropped below.
+    select string_agg(case when t.typtype = 'e' then format('%I::text as %I', a.attname, a.attname)
+                           else format('%I', a.attname) end, ', ' order by a.attnum)
+      into v_columns
+      from pg_catalog.pg_attribute a
+      join pg_catalog.pg_type t on t.oid = a.atttypid
+     where a.attrelid = format('public.%I', v_table)::regclass and a.attnum > 0 and not a.attisdropped;
+    execute format('create table advanced_json_chat_archive.%I as select %s from public.%I', v_table, v_columns, v_table);
     execute format('revoke all on table advanced_json_chat_archive.%I from public, anon, authenticated', v_table);
     execute format('grant select on table advanced_json_chat_archive.%I to service_role', v_table);
     execute format(
@@ -256,6 +265,13 @@ drop function if exists public.is_valid_message_content(jsonb);
 drop function if exists chat_private.is_valid_message_content(jsonb);
 drop schema if exists chat_private;
 
+-- 20250805074444: the vocabularies (after the tables and functions that use them).
+drop type if exists public.checkpoint_type;
+drop type if exists public.state_type;
+drop type if exists public.memory_type;
+drop type if exists public.session_status;
+drop type if exists public.message_role;
+
 -- Give back the platform's default EXECUTE on new functions that 20250805074444 took away, so the database
 -- is as it was before v2 (on hosted Supabase and in our shim: PUBLIC globally, anon/authenticated in public).
 alter default privileges for role postgres grant execute on functions to public;
@@ -276,6 +292,11 @@ begin
         'chat\_tool\_calls%', 'agent\_memories%', 'agent\_states%', 'context\_snapshots%', 'state\_checkpoints%',
         'policy\_events%'
       ]))
+    union all
+    select 'type public.' || t.typname
+    from pg_catalog.pg_type t
+    where t.typnamespace = 'public'::regnamespace
+      and t.typname = any (array['message_role', 'session_status', 'memory_type', 'state_type', 'checkpoint_type'])
     union all
     select 'function public.' || p.proname
     from pg_catalog.pg_proc p

@@ -69,7 +69,7 @@ async function create(req: Request, caller: Caller): Promise<Response> {
     if (!owner) throw new HttpError(422, 'user_required', 'Creating a session as the service role needs user_id or agent_id.');
     const [row] = await tx.unsafe(
       `insert into public.conversation_sessions as s (id, user_id, agent_id, title, status, session_state, metadata)
-       values (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, coalesce($5, 'active'), $6::text::jsonb, $7::text::jsonb)
+       values (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, coalesce($5::public.session_status, 'active'), $6::text::jsonb, $7::text::jsonb)
        on conflict (id) do nothing
        returning to_jsonb(s) as session`,
       [b.id ?? null, owner, b.agent_id ?? null, b.title ?? null, b.status ?? null, JSON.stringify(b.session_state ?? {}), JSON.stringify(b.metadata ?? {})],
@@ -87,7 +87,7 @@ async function list(req: Request, url: URL, caller: Caller): Promise<Response> {
     const rows = await tx.unsafe(
       `select to_jsonb(s) as session from public.conversation_sessions s
         where ($1::text::timestamptz is null or (s.created_at, s.id) < ($1::text::timestamptz, $2::uuid))
-          and ($3::text is null or s.status = $3)
+          and ($3::text is null or s.status = $3::text::public.session_status)
         order by s.created_at desc, s.id desc limit $4`,
       [cursor?.at ?? null, cursor?.id ?? null, q.status ?? null, limit + 1],
     );
@@ -114,7 +114,7 @@ async function update(req: Request, id: string, caller: Caller): Promise<Respons
       `update public.conversation_sessions s set
          agent_id = case when $2 then $3::uuid else s.agent_id end,
          title = case when $4 then $5 else s.title end,
-         status = coalesce($6, s.status),
+         status = coalesce($6::public.session_status, s.status),
          session_state = coalesce($7::text::jsonb, s.session_state),
          metadata = coalesce($8::text::jsonb, s.metadata)
        where s.id = $1
