@@ -447,7 +447,7 @@ begin
   -- the planner cannot estimate (it picked a 5,000 × 5,000 nested loop).
   ok as materialized (
     select s.id, s.conversation_id, s.user_id, s.agent_id, s.created_at, s.updated_at,
-           chat_migration.map_role(s.role) as role,
+           chat_migration.map_role(s.role)::public.message_role as role,
            coalesce(s.content, '') as body,
            s.attachments, s.tool_calls, s.partial_tool_calls, s.metadata,
            coalesce(ex.id, gen_random_uuid()) as message_id,
@@ -1281,7 +1281,7 @@ begin
 
   insert into public.chat_messages_v2 (conversation_id, user_id, agent_id, role, content, metadata,
                                        client_message_id, created_at, updated_at)
-  select b.conversation_id, b.user_id, b.agent_id, chat_migration.map_role(e.v ->> 'role'),
+  select b.conversation_id, b.user_id, b.agent_id, chat_migration.map_role(e.v ->> 'role')::public.message_role,
          jsonb_build_object('type', 'text', 'text', coalesce(e.v ->> 'content', '')),
          chat_migration.v2_metadata(case jsonb_typeof(e.v -> 'metadata') when 'object' then e.v -> 'metadata' end,
                                     coalesce(e.v ->> 'content', ''))
@@ -1412,7 +1412,7 @@ begin
            content = chat_migration.content_text(new.content), metadata = new.metadata, updated_at = now()
      where m.id = new.legacy_id
        and (m.conversation_id, m.user_id, m.agent_id, m.role, m.content, m.metadata)
-           is distinct from (new.conversation_id, new.user_id, new.agent_id, new.role,
+           is distinct from (new.conversation_id, new.user_id, new.agent_id, new.role::text,
                              chat_migration.content_text(new.content), new.metadata);
   end if;
   perform set_config('chat_migration.mirroring', '', true);
@@ -1675,7 +1675,7 @@ begin
      and coalesce(v.updated_at, v.created_at) >= coalesce(since, '-infinity')
      and (m.conversation_id, m.user_id, m.agent_id, m.role, m.content, m.metadata, m.attachments, m.tool_calls,
           m.partial_tool_calls)
-         is distinct from (v.conversation_id, v.user_id, v.agent_id, v.role, chat_migration.content_text(v.content),
+         is distinct from (v.conversation_id, v.user_id, v.agent_id, v.role::text, chat_migration.content_text(v.content),
                            v.metadata, a.attachments, a.tool_calls, a.partial_tool_calls);
   get diagnostics changed = row_count;
 
@@ -1769,7 +1769,7 @@ begin
             and v.deleted_at is null
             and v.conversation_id = l.conversation_id and v.user_id = l.user_id
             and v.agent_id is not distinct from l.agent_id
-            and v.role = chat_migration.map_role(l.role)
+            and v.role::text = chat_migration.map_role(l.role)
             and v.created_at = l.created_at
             and v.v_text = l.body
             and v.content ->> 'type' in ('text', 'parts')
