@@ -1,5 +1,5 @@
 /**
- * npm run db:migrate | db:status | db:rollback [-- --version V] [--archive] | db:reset [-- --no-seed]
+ * npm run db:migrate | db:status | db:rollback [-- --version V | --to V] [--archive] | db:reset [-- --no-seed]
  *
  * Targets DATABASE_URL (or --database-url) when given, otherwise the embedded database in .data/db (or
  * --data-dir). While `npm start` serves that directory, migrate / status / rollback go through its Postgres
@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openEmbedded } from '../devstack/pglite/engine.ts';
 import { DataDirInUseError, displayDir, lockHolder } from '../devstack/pglite/lock.ts';
-import { applySeed, rollback, status } from '../ops/migrations/runner.ts';
+import { applySeed, rollback, rollbackTo, status } from '../ops/migrations/runner.ts';
 import { migrateWithShim } from '../devstack/platform.ts';
 import { defaultDataDir, openTarget } from '../devstack/target.ts';
 import { parseCli, runMain, stringOpt, UsageError, type OptionSpec } from '../ops/cli/args.ts';
@@ -19,14 +19,14 @@ import { parseCli, runMain, stringOpt, UsageError, type OptionSpec } from '../op
 const usage = `usage: npm run db:<command> -- [options]      (or: tsx scripts/db.ts <command> [options])
   migrate
   status
-  rollback    [--version V] [--archive]
+  rollback    [--version V | --to V] [--archive]   (--to V: V and every applied migration built on it, newest first)
   reset       [--no-seed]     (embedded database only: deletes it, migrates, applies supabase/seed.sql)
 common: [--database-url URL] [--data-dir DIR]`;
 
 const perCommand: Record<string, OptionSpec> = {
   migrate: {},
   status: {},
-  rollback: { version: { type: 'string' }, archive: { type: 'boolean' } },
+  rollback: { version: { type: 'string' }, to: { type: 'string' }, archive: { type: 'boolean' } },
   reset: { 'no-seed': { type: 'boolean' } },
 };
 
@@ -90,6 +90,11 @@ runMain(async () => {
         break;
       }
       case 'rollback': {
+        if (typeof values.to === 'string') {
+          if (typeof values.version === 'string') throw new UsageError('pass --version or --to, not both', usage);
+          await rollbackTo(db, values.to, { archive: values.archive === true, log });
+          break;
+        }
         await rollback(db, {
           ...(typeof values.version === 'string' ? { version: values.version } : {}),
           archive: values.archive === true,

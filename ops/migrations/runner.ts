@@ -172,13 +172,79 @@ export interface RollbackOptions {
   /** Copy v2 data into an archive schema before dropping (sets `advanced_json_chat.archive = on`). */
   archive?: boolean;
   dir?: string;
+  /** Where the migration files are read from (their `-- Depends :` header lines); default supabase/migrations. */
+  migrationsDir?: string;
   log?: (line: string) => void;
 }
 
+/** Applied migrations that build on the version being rolled back: they must go first. Code AJC10, as in the docs. */
+export class NewerMigrationsAppliedError extends MigrationError {
+  override name = 'NewerMigrationsAppliedError';
+  readonly code = 'AJC10';
+  readonly hint: string;
+  constructor(readonly version: string, readonly dependents: string[]) {
+    super(`migrations newer than ${version} that build on it are still applied: ${dependents.join(', ')}`);
+    this.hint =
+      `Roll those back first, newest first (npm run db:rollback, repeated), or all of them and ${version} in that ` +
+      `order: npm run db:rollback -- --to ${version}`;
+  }
+}
+
+const DEPENDS_RE = /^--\s*Depends\s*:(.*)$/m;
+
 /**
- * Runs `supabase/rollbacks/<version>_<name>.down.sql` in one transaction. The script itself deletes its
- * version row from `supabase_migrations.schema_migrations` (and those of companion files it also undoes)
- * and raises when anything it owns is left; the default target is the newest applied version.
+ * What each migration builds on: the versions named on its header's `-- Depends :` line, or — without one, the
+ * rule — every earlier migration. Only a file that touches nothing of its predecessors but those it names says so
+ * (20250810000000 names only the legacy baseline, so rolling v2 back leaves it applied).
+ */
+export async function migrationDependencies(dir = migrationsDir): Promise<Map<string, string[]>> {
+  const files = await listMigrations(dir);
+  const deps = new Map<string, string[]>();
+  for (const [i, f] of files.entries()) {
+    const header = (await readFile(f.path, 'utf8')).split(/\n(?!--)/, 1)[0]!;
+    const line = DEPENDS_RE.exec(header)?.[1];
+    deps.set(f.version, line ? [...line.matchAll(/\b\d{14}\b/g)].map((m) => m[0]) : files.slice(0, i).map((e) => e.version));
+  }
+  return deps;
+}
+
+/**
+ * The applied versions that must be rolled back before `version`, newest first: every applied later version
+ * that builds on it, directly or through another. A version the database has but this checkout does not know
+ * counts as building on everything (nothing says otherwise).
+ */
+export async function dependentsOf(db: Queryable, version: string, dir = migrationsDir): Promise<string[]> {
+  const deps = await migrationDependencies(dir);
+  const applied = [...(await appliedVersions(db)).keys()];
+  const memo = new Map<string, boolean>();
+  const buildsOn = (v: string): boolean => {
+    if (memo.has(v)) return memo.get(v)!;
+    memo.set(v, false);
+    const direct = deps.get(v);
+    const r = direct === undefined ? true : direct.includes(version) || direct.some((d) => d > version && buildsOn(d));
+    memo.set(v, r);
+    return r;
+  };
+  return applied.filter((v) => v > version && buildsOn(v)).sort().reverse();
+}
+
+async function runRollbackFile(db: Db, file: MigrationFile, archive: boolean): Promise<void> {
+  const script = await readFile(file.path, 'utf8');
+  await db.transaction(async (tx) => {
+    await tx.query(`select pg_advisory_xact_lock($1)`, [RUNNER_LOCK_KEY]);
+    await tx.query(`select set_config('advanced_json_chat.archive', $1, true)`, [archive ? 'on' : 'off']);
+    await tx.exec(script);
+    const left = await tx.query(`select 1 from supabase_migrations.schema_migrations where version = $1`, [file.version]);
+    if (left.length) throw new MigrationError(`Rollback ${basename(file.path)} ran but left its version row in schema_migrations.`);
+  });
+}
+
+/**
+ * Runs `supabase/rollbacks/<version>_<name>.down.sql` in one transaction; the default target is the newest
+ * applied version. Each script undoes its own file only and deletes its own version row from
+ * `supabase_migrations.schema_migrations`. Order is enforced here, once: while an applied later migration builds
+ * on the target, it refuses with NewerMigrationsAppliedError (AJC10) and changes nothing — rollbackTo() rolls
+ * those back first.
  */
 export async function rollback(db: Db, opts: RollbackOptions = {}): Promise<MigrationFile> {
   const rollbacks = await listRollbacks(opts.dir);
@@ -194,14 +260,34 @@ export async function rollback(db: Db, opts: RollbackOptions = {}): Promise<Migr
         : 'No applied migration has a rollback file in supabase/rollbacks/.',
     );
   }
-  const script = await readFile(file.path, 'utf8');
-  await db.transaction(async (tx) => {
-    await tx.query(`select pg_advisory_xact_lock($1)`, [RUNNER_LOCK_KEY]);
-    await tx.query(`select set_config('advanced_json_chat.archive', $1, true)`, [opts.archive ? 'on' : 'off']);
-    await tx.exec(script);
-    const left = await tx.query(`select 1 from supabase_migrations.schema_migrations where version = $1`, [file.version]);
-    if (left.length) throw new MigrationError(`Rollback ${basename(file.path)} ran but left its version row in schema_migrations.`);
-  });
+  const dependents = await dependentsOf(db, file.version, opts.migrationsDir);
+  if (dependents.length) throw new NewerMigrationsAppliedError(file.version, dependents);
+  await runRollbackFile(db, file, opts.archive === true);
   opts.log?.(`rolled back ${basename(file.path)}`);
   return file;
+}
+
+/**
+ * `db:rollback -- --to VERSION`: rolls back every applied migration that builds on VERSION, newest first, then
+ * VERSION itself — each file in its own transaction, so a refusal half-way (a rollback's own check, e.g. the data
+ * migration's while v2 holds messages legacy lacks) leaves the database at the last file that succeeded, which
+ * `db:migrate` can bring forward again. Checks before starting that every one of them has a rollback file.
+ * Returns the files rolled back, in order.
+ */
+export async function rollbackTo(db: Db, version: string, opts: Omit<RollbackOptions, 'version'> = {}): Promise<MigrationFile[]> {
+  const rollbacks = new Map((await listRollbacks(opts.dir)).map((r) => [r.version, r]));
+  if (!(await appliedVersions(db)).has(version)) throw new MigrationError(`Version ${version} is not applied.`);
+  const order = [...(await dependentsOf(db, version, opts.migrationsDir)), version];
+  const missing = order.filter((v) => !rollbacks.has(v));
+  if (missing.length) {
+    throw new MigrationError(`No rollback file in supabase/rollbacks/ for ${missing.join(', ')}: nothing was rolled back.`);
+  }
+  const done: MigrationFile[] = [];
+  for (const v of order) {
+    const file = rollbacks.get(v)!;
+    await runRollbackFile(db, file, opts.archive === true);
+    opts.log?.(`rolled back ${basename(file.path)}`);
+    done.push(file);
+  }
+  return done;
 }

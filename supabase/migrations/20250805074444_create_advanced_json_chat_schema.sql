@@ -13,8 +13,9 @@
 -- Locks   : creates new tables only. Foreign keys to public.agents and auth.users take a SHARE ROW EXCLUSIVE
 --           lock on those two tables until this transaction commits (writes — new agents, sign-ups — wait
 --           for milliseconds; reads never do). No rewrite of existing data; legacy chat tables untouched.
--- Rollback: supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql — undoes the whole
---           v2 family (20250805074444..20250805074449) and leaves legacy tables and data untouched.
+-- Rollback: supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql — undoes this file and
+--           leaves legacy tables and data untouched; `npm run db:rollback -- --to 20250805074444` first rolls
+--           back every newer file built on it, newest first (docs/schema.md#rollback).
 --
 -- Conventions used below:
 --   * RLS is enabled on every table here; one policy per operation per role, named as a sentence;

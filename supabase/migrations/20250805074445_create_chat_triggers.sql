@@ -13,7 +13,7 @@
 --           public.state_checkpoints_before_write; their triggers.
 -- Locks   : CREATE TRIGGER takes SHARE ROW EXCLUSIVE on the v2 tables (new, empty when this runs).
 --           No rewrite.
--- Rollback: supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql (whole v2 family).
+-- Rollback: supabase/rollbacks/20250805074445_create_chat_triggers.down.sql (this file only).
 --
 -- SQLSTATEs raised here (class AJ = advanced-json-chat; catalogue in docs/schema.md):
 --   AJC02 agent_states rows are immutable            HINT: insert a new version

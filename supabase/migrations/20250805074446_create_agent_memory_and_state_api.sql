@@ -7,7 +7,7 @@
 --           public.save_agent_state, public.create_state_checkpoint, public.restore_state_checkpoint,
 --           public.prune_state_checkpoints.
 -- Locks   : none beyond creating functions.
--- Rollback: supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql (whole v2 family).
+-- Rollback: supabase/rollbacks/20250805074446_create_agent_memory_and_state_api.down.sql (this file only).
 --
 -- SQLSTATEs (class AJ = advanced-json-chat; every one comes with a HINT; catalogue in docs/schema.md):
 --   AJC01 stale state version         (save_agent_state: p_expected_version is not the current version)

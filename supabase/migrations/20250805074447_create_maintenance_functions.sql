@@ -9,7 +9,7 @@
 --           public.chat_schema_index_usage, public.check_chat_schema_integrity, public.replica_lag.
 -- Locks   : none beyond creating functions. (rebuild_agent_memory_index, when CALLED, blocks writes to
 --           agent_memories while it builds — see its comment.)
--- Rollback: supabase/rollbacks/20250805074444_create_advanced_json_chat_schema.down.sql (whole v2 family).
+-- Rollback: supabase/rollbacks/20250805074447_create_maintenance_functions.down.sql (this file only).
 --
 -- Every function here is EXECUTE-able by service_role only (and postgres, the owner).
 -- SQLSTATE: AJC04 invalid parameter (with HINT).

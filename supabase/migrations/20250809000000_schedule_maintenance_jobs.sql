@@ -8,9 +8,11 @@
 --           The migration itself schedules nothing: enable pg_cron, then `select * from schedule_maintenance_jobs();`.
 -- Objects : functions public.schedule_maintenance_jobs(text, text, text, text), public.unschedule_maintenance_jobs().
 --           Calling them writes pg_cron's own table cron.job; jobs run as the role that scheduled them.
+-- Depends : 20250805074447 (the maintenance functions its jobs call), not the data migration: rolling the data
+--           migration back leaves it applied; rolling v2 back rolls it back first.
 -- Locks   : none beyond creating two functions.
 -- Rollback: supabase/rollbacks/20250809000000_schedule_maintenance_jobs.down.sql (unschedules the jobs, then
---           drops the functions); the whole-v2 rollback does the same before it drops what the jobs call.
+--           drops the functions); rolling v2 back (npm run db:rollback -- --to 20250805074444) runs it first.
 --
 -- pg_cron runs jobs only in the database named by the server setting cron.database_name (`postgres` on
 -- Supabase), and `create extension pg_cron` succeeds only there.

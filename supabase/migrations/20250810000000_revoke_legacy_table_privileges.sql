@@ -14,6 +14,8 @@
 -- Locks   : GRANT / REVOKE rewrite catalog rows only (pg_class, pg_attribute): no lock on the tables' data, no
 --           rewrite; instant at any size. Applies wherever the tables live (public, or chat_archive after a
 --           finalize): they are found by name and remembered by oid.
+-- Depends : 20250801000000 only (the legacy tables): it stays applied when schema v2 or the data migration is
+--           rolled back, so those never reopen TRUNCATE on the legacy tables.
 -- Rollback: supabase/rollbacks/20250810000000_revoke_legacy_table_privileges.down.sql — puts every saved ACL
 --           back item by item (same grantees, privileges, grant options, grantors and order) and drops schema
 --           chat_legacy_acl; it refuses, with the saved ACL in the message, if it cannot reproduce one exactly.

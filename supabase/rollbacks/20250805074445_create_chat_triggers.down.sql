@@ -2,25 +2,6 @@
 -- parent checks, session metrics, append-only agent_states, checkpoint checks) and their functions.
 -- Tables and data are untouched; while it is rolled back nothing keeps metrics or versions, so roll the
 -- tables back too (20250805074444) or re-apply soon and run select recompute_session_metrics();
--- Refuse while anything newer is applied: those files may build on what this one drops.
-do $$
-declare
-  v_newer text[];
-begin
-  -- The history table exists only where the Supabase CLI or our runner applied the migrations.
-  if to_regclass('supabase_migrations.schema_migrations') is not null then
-    select array_agg(m.version order by m.version) into v_newer
-    from supabase_migrations.schema_migrations m
-    where m.version > '20250805074445';
-  end if;
-  if v_newer is not null then
-    raise exception 'migrations newer than 20250805074445 are still applied: %', array_to_string(v_newer, ', ')
-      using errcode = 'AJC10',
-            hint = 'Roll those back first, newest first: npm run db:rollback (repeat), or --version <version>.';
-  end if;
-end
-$$;
-
 drop trigger conversation_sessions_set_updated_at on public.conversation_sessions;
 drop trigger chat_messages_v2_set_updated_at on public.chat_messages_v2;
 drop trigger agent_memories_set_updated_at on public.agent_memories;

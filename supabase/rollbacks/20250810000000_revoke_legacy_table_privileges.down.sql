@@ -13,23 +13,6 @@
 -- or another tool has none).
 do $$
 declare
-  v_newer text[];
-begin
-  if to_regclass('supabase_migrations.schema_migrations') is null then
-    return;
-  end if;
-  execute 'select array_agg(m.version order by m.version) from supabase_migrations.schema_migrations m
-            where m.version > ''20250810000000''' into v_newer;
-  if v_newer is not null then
-    raise exception 'migrations newer than 20250810000000 are still applied: %', array_to_string(v_newer, ', ')
-      using errcode = 'AJC10',
-            hint = 'Roll those back first, newest first: npm run db:rollback (repeat), or --version <version>.';
-  end if;
-end
-$$;
-
-do $$
-declare
   v_me text := current_user;
   r record;
   e record;

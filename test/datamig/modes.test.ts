@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db, Queryable } from '../../ops/db.ts';
-import { rollback } from '../../ops/migrations/runner.ts';
+import { rollbackTo } from '../../ops/migrations/runner.ts';
 import { as, openMigrated } from '../helpers/db.ts';
 import { actualV2, expectedV2, insertLegacy, invariantViolations, legacyRows, seedLegacy, type Seeded } from './fixtures.ts';
 
@@ -227,7 +227,7 @@ describe('rollback', () => {
     const m = await appInsertV2(s, 0, { type: 'text', text: 'only ever written to v2' });
     await db.query(`insert into public.chat_messages (conversation_id, user_id, role, content) values ($1, $2, 'user', 'legacy write')`,
       [s.conversationIds[1], s.userIds[1]]);
-    await rollback(db, { version: '20250806000000' });
+    await rollbackTo(db, '20250806000000');
     expect(await one(db, `select to_regnamespace('chat_migration') as s, to_regproc('public.migrate_chat_messages') as f`)).toEqual({ s: null, f: null });
     expect(await db.query(`select tgname from pg_trigger where tgname like 'chat_migration%'`)).toEqual([]);
     // every live v2 message has its legacy row with the same text
@@ -282,14 +282,14 @@ describe('privileges', () => {
   });
 });
 
-describe('schema v2 rollback (with the data-migration block)', () => {
+describe('rolling back schema v2 rolls back the data migration first', () => {
   it('during dual_write removes the ledger and triggers with v2 and leaves legacy complete', async () => {
     db = await openMigrated();
     const s = await migratedClean();
     await db.query(`select public.set_chat_schema_mode('dual_write')`);
     const m = await appInsertV2(s, 1, { type: 'parts', parts: [{ type: 'text', text: 'x' }, { type: 'text', text: 'y' }] });
     const before = await one<{ n: number }>(db, `select count(*)::int as n from public.chat_messages`);
-    await rollback(db, { version: '20250805074444' });
+    await rollbackTo(db, '20250805074444');
     expect(await one(db, `select to_regnamespace('chat_migration') as s, to_regclass('public.chat_messages_v2') as t`)).toEqual({ s: null, t: null });
     expect(await db.query(`select version from supabase_migrations.schema_migrations where version >= '20250805074444'`))
       .toEqual([{ version: '20250810000000' }]); // legacy table privileges: not part of v2
@@ -307,12 +307,12 @@ describe('schema v2 rollback (with the data-migration block)', () => {
     const s = await migratedClean();
     await db.query(`select public.set_chat_schema_mode('dual_write')`);
     await db.query(`select public.set_chat_schema_mode('v2_only')`);
-    await expect(rollback(db, { version: '20250805074444' })).rejects.toMatchObject({
+    await expect(rollbackTo(db, '20250805074444')).rejects.toMatchObject({
       message: expect.stringMatching(/v2_only/), hint: expect.stringMatching(/set_chat_schema_mode\('dual_write'\)/) });
     await db.query(`select public.set_chat_schema_mode('legacy')`);
     // written to v2 while nothing mirrors it (mode legacy): legacy lacks it
     await appInsertV2(s, 0, { type: 'text', text: 'v2 only row' });
-    await expect(rollback(db, { version: '20250805074444' })).rejects.toMatchObject({
+    await expect(rollbackTo(db, '20250805074444')).rejects.toMatchObject({
       message: expect.stringMatching(/1 v2 message\(s\) have no legacy row/), hint: expect.stringMatching(/legacy_id is null/) });
     expect(await one(db, `select to_regnamespace('chat_migration') is not null as s`)).toEqual({ s: true });
   });

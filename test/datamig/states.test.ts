@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../ops/db.ts';
-import { rollback } from '../../ops/migrations/runner.ts';
+import { rollbackTo } from '../../ops/migrations/runner.ts';
 import { openMigrated } from '../helpers/db.ts';
 import { goodState, insertLegacy, insertState, seedLegacy } from './fixtures.ts';
 
@@ -84,7 +84,7 @@ describe('migrate_chat_states', () => {
     expect(checks.filter((c) => !c.ok)).toEqual([]);
   });
 
-  it('history rows are not mirrored to legacy under dual_write and do not block the v2 rollback check', async () => {
+  it('history rows are not mirrored to legacy under dual_write and do not block the data-migration rollback check', async () => {
     db = await openMigrated();
     const s = await seedLegacy(db, 1);
     await db.query(`select public.migrate_chat_messages()`);
@@ -99,7 +99,7 @@ describe('migrate_chat_states', () => {
     const id = await insertLegacy(db, { conversation_id: s.conversationIds[0]!, user_id: s.userIds[0]!, role: 'user', content: 'after' });
     expect(await one(`select count(*)::int as n from public.chat_messages_v2 where legacy_id = $1`, [id])).toEqual({ n: 1 });
     // and the v2 rollback accepts them (they came from chat_states, which keeps them)
-    await rollback(db, { version: '20250805074444' });
+    await rollbackTo(db, '20250805074444');
     expect(await one(`select to_regclass('public.chat_messages_v2') as t`)).toEqual({ t: null });
     expect(await one(`select count(*)::int as n from public.chat_messages`)).toEqual({ n: before.n + 1 });
   });

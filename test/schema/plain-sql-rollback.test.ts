@@ -1,8 +1,9 @@
 /**
  * Migrations applied without any runner — every file with plain SQL, as `psql -f` or another migration tool
- * does, so there is no supabase_migrations.schema_migrations — still roll back: per file newest first, or all
- * of v2 at once, and either way down to the platform as it was before the first migration. Runs on both
- * engines (a fresh database with only the platform shim).
+ * does, so there is no supabase_migrations.schema_migrations — still roll back, per file newest first (order is
+ * the operator's job there: docs/schema.md#rollback), down to the platform as it was before the first
+ * migration; the data migration rolls back and re-applies on its own. Runs on both engines (a fresh database
+ * with only the platform shim).
  */
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -66,15 +67,25 @@ describe('rollbacks on a database migrated without the history table', () => {
     expect(await state(db)).toEqual(before);
   });
 
-  it('the whole-v2 rollback then the legacy one do the same, and the legacy one refuses while v2 is there', async () => {
+  it('the data migration rolls back and re-applies on its own; the legacy rollback refuses while v2 is there', async () => {
     const before = await state(await platformOnly());
     const db = await platformOnly();
     await applyAllPlain(db);
-    const byVersion = new Map((await listRollbacks()).map((r) => [r.version, r.path]));
+    const downs = (await listRollbacks()).reverse();
+    const byVersion = new Map(downs.map((r) => [r.version, r.path]));
     // Without a history to read versions from, the legacy rollback recognises v2 by its tables.
     await expect(runFile(db, byVersion.get('20250801000000')!)).rejects.toMatchObject({ message: 'schema v2 is still installed' });
-    await runFile(db, byVersion.get('20250805074444')!);
-    await runFile(db, byVersion.get('20250801000000')!);
+    // the nine data-migration files, newest first, by hand: ledger, quarantine and mode triggers go with them
+    const dataMigration = (v: string) => v.startsWith('20250806');
+    for (const d of downs.filter((r) => dataMigration(r.version))) await runFile(db, d.path);
+    const [left] = await db.query<{ s: string | null; t: number }>(
+      `select to_regnamespace('chat_migration')::text as s, (select count(*)::int from pg_trigger where tgname like 'chat\\_migration%') as t`);
+    expect(left).toEqual({ s: null, t: 0 });
+    // and they apply again as plain SQL, starting clean
+    for (const f of (await listMigrations()).filter((m) => dataMigration(m.version))) await runFile(db, f.path);
+    const [mode] = await db.query<{ mode: string; runs: number }>(`select mode, (select count(*)::int from chat_migration.runs) as runs from chat_migration.mode`);
+    expect(mode).toEqual({ mode: 'legacy', runs: 0 });
+    for (const d of downs) await runFile(db, d.path);
     expect(await state(db)).toEqual(before);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Queryable, Db } from '../../ops/db.ts';
-import { appliedVersions, listMigrations, listRollbacks, rollback } from '../../ops/migrations/runner.ts';
+import { appliedVersions, listMigrations, listRollbacks, rollback, rollbackTo } from '../../ops/migrations/runner.ts';
 import { migrateWithShim } from '../../devstack/platform.ts';
 import { openEmpty, openMigrated } from '../helpers/db.ts';
 
@@ -62,6 +62,24 @@ describe('per-file rollbacks', () => {
     }
     const again = await migrateWithShim(db);
     expect(again.applied.map((f) => f.version)).toEqual(versions.slice(1));
+    expect(await fingerprint(db)).toEqual(full);
+  });
+
+  it('--to V rolls back what builds on V, newest first, then V; what does not build on it stays applied', async () => {
+    const db = await track(openMigrated());
+    const full = await fingerprint(db);
+    const all = (await listMigrations()).map((m) => m.version);
+    const lines: string[] = [];
+    const done = await rollbackTo(db, '20250806000000', { log: (l) => lines.push(l) });
+    // the nine data-migration files; the scheduler (built on the maintenance functions) and the legacy hardening stay
+    const dataMigration = all.filter((v) => v.startsWith('20250806')).reverse();
+    expect(dataMigration).toHaveLength(9);
+    expect(done.map((f) => f.version)).toEqual(dataMigration);
+    expect(lines).toHaveLength(9);
+    expect([...(await appliedVersions(db)).keys()]).toEqual(all.filter((v) => !v.startsWith('20250806')));
+    expect((await fingerprint(db)).filter((x) => x.includes('chat_migration'))).toEqual([]);
+    const again = await migrateWithShim(db);
+    expect(again.applied.map((f) => f.version)).toEqual([...dataMigration].reverse());
     expect(await fingerprint(db)).toEqual(full);
   });
 

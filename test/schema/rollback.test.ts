@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../ops/db.ts';
-import { rollback } from '../../ops/migrations/runner.ts';
+import { NewerMigrationsAppliedError, rollback, rollbackTo } from '../../ops/migrations/runner.ts';
 import { migrateWithShim } from '../../devstack/platform.ts';
 import { openMigrated } from '../helpers/db.ts';
 import { createWorld as createWorldUnlinked, type World } from './fixtures.ts';
@@ -136,7 +136,7 @@ describe('schema v2 rollback', () => {
     const all = await versions(db);
     expect(all).toEqual(expect.arrayContaining(['20250801000000', '20250805074444', '20250805074445', '20250805074446', '20250805074447']));
 
-    await rollback(db, { version: '20250805074444' });
+    await rollbackTo(db, '20250805074444');
     expect(await legacyFingerprint(db)).toEqual(legacy0);
     expect(await v2Leftovers(db)).toEqual([]);
     expect((await versions(db)).filter((v) => v.startsWith('20250805'))).toEqual([]);
@@ -162,7 +162,7 @@ describe('schema v2 rollback', () => {
     expect(await legacyFingerprint(db)).toEqual(legacy0);
 
     // and the cycle repeats cleanly
-    await rollback(db, { version: '20250805074444' });
+    await rollbackTo(db, '20250805074444');
     await migrateWithShim(db);
     expect(await legacyFingerprint(db)).toEqual(legacy0);
     expect(await versions(db)).toEqual(all);
@@ -182,7 +182,7 @@ describe('schema v2 rollback', () => {
     const live = await counts('public');
     expect(live.chat_messages_v2).toBeGreaterThan(0);
 
-    await rollback(db, { version: '20250805074444', archive: true });
+    await rollbackTo(db, '20250805074444', { archive: true });
     expect(await counts('advanced_json_chat_archive')).toEqual(live);
     const [msg] = await db.query<{ content: unknown }>(`select content from advanced_json_chat_archive.chat_messages_v2 where id = $1`, [w.messageId]);
     expect(msg!.content).toEqual({ type: 'text', text: 'hello!' });
@@ -197,12 +197,12 @@ describe('schema v2 rollback', () => {
     // without the flag nothing is archived; with it again, the earlier archive is renamed aside
     await migrateWithShim(db);
     await createWorld(db);
-    await rollback(db, { version: '20250805074444' });
+    await rollbackTo(db, '20250805074444');
     expect(await counts('advanced_json_chat_archive')).toEqual(live);
     await migrateWithShim(db);
     await createWorld(db);
     await createWorld(db);
-    await rollback(db, { version: '20250805074444', archive: true });
+    await rollbackTo(db, '20250805074444', { archive: true });
     const [{ n: sessions } = { n: 0 }] = await db.query<{ n: number }>(`select count(*)::int as n from advanced_json_chat_archive.conversation_sessions`);
     expect(sessions).toBe(2);
     const renamed = await db.query<{ relname: string }>(
@@ -211,9 +211,20 @@ describe('schema v2 rollback', () => {
     expect(renamed).toHaveLength(1);
   });
 
-  it('refuses while a later migration built on v2 is still applied', async () => {
+  it('refuses while a later migration built on v2 is still applied, and --to cannot undo one it has no file for', async () => {
     db = await openMigrated();
+    const all = await versions(db);
+    // without --to: the files built on v2 must go first (the runner's guard; the rollback files have none)
+    const err = await rollback(db, { version: '20250805074444' }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(NewerMigrationsAppliedError);
+    expect(err).toMatchObject({ code: 'AJC10', hint: expect.stringMatching(/--to 20250805074444/) });
+    // the legacy hardening is not built on v2 (its header says so): not among them
+    expect((err as NewerMigrationsAppliedError).dependents).toEqual(
+      all.filter((v) => v > '20250805074444' && v !== '20250810000000').reverse());
+    expect(await versions(db)).toEqual(all);
+    // a version this checkout does not know may be built on anything: --to refuses up front, changing nothing
     await db.query(`insert into supabase_migrations.schema_migrations (version, name) values ('20991231000000', 'create_something_on_v2')`);
+    await expect(rollbackTo(db, '20250805074444')).rejects.toThrow(/No rollback file .* for 20991231000000/);
     await expect(rollback(db, { version: '20250805074444' })).rejects.toMatchObject({ code: 'AJC10' });
     const [r] = await db.query<{ t: string | null }>(`select to_regclass('public.chat_messages_v2')::text as t`);
     expect(r!.t).toBe('chat_messages_v2');
