@@ -29,7 +29,7 @@ const FLOOR_INSERT = `with l as (
     returning *),
   v as (
     insert into public.chat_messages_v2 (conversation_id, user_id, agent_id, role, content, metadata, legacy_id, created_at)
-    select l.conversation_id, l.user_id, l.agent_id, l.role, jsonb_build_object('type', 'text', 'text', l.content),
+    select l.conversation_id, l.user_id, l.agent_id, l.role::public.message_role, jsonb_build_object('type', 'text', 'text', l.content),
            l.metadata || jsonb_build_object('tokens', ceil(char_length(l.content) / 4.0)::bigint), l.id, l.created_at
       from l returning id),
   a as (

@@ -50,7 +50,7 @@ export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     for (let v = 0; v < versionsPerStream; v++) {
       await db.query(
         `insert into public.agent_states (agent_id, state_type, state)
-         select a, t, $3::text::jsonb from unnest($1::uuid[], $2::text[]) as s (a, t)`,
+         select a, t::public.state_type, $3::text::jsonb from unnest($1::uuid[], $2::text[]) as s (a, t)`,
         [list.map((s) => s.agent), list.map((s) => s.type), agentState(v)],
       );
     }

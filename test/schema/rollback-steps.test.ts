@@ -52,13 +52,18 @@ describe('per-file rollbacks', () => {
     const db = await track(openMigrated());
     const full = await fingerprint(db);
     const versions = (await listMigrations()).map((m) => m.version);
+    // the schema of a database migrated only that far, for every version: one database migrated step by step
+    const partial = await track(openEmpty());
+    const upTo = new Map<string, string[]>();
+    for (const v of versions) {
+      await migrateWithShim(partial, { target: v });
+      upTo.set(v, await fingerprint(partial));
+    }
     for (let i = versions.length - 1; i >= 1; i--) {
       const undone = await rollback(db);
       expect(undone.version).toBe(versions[i]);
       expect([...(await appliedVersions(db)).keys()]).toEqual(versions.slice(0, i));
-      const partial = await track(openEmpty());
-      await migrateWithShim(partial, { target: versions[i - 1]! });
-      expect(await fingerprint(db)).toEqual(await fingerprint(partial));
+      expect(await fingerprint(db)).toEqual(upTo.get(versions[i - 1]!));
     }
     const again = await migrateWithShim(db);
     expect(again.applied.map((f) => f.version)).toEqual(versions.slice(1));
