@@ -12,9 +12,73 @@
  * (or skip) a replica that has not replayed its writes yet — whichever function instance serves them.
  */
 import { createClient, FunctionsFetchError, FunctionsHttpError, FunctionsRelayError, type SupabaseClient } from '@supabase/supabase-js';
-import type * as T from './types.ts';
+import type { z } from 'zod';
+import type * as C from '../supabase/functions/_shared/contract.ts';
+import type { Api, RequestBody, RequestQuery, ResponseBody } from '../supabase/functions/_shared/contract.ts';
+import type { Enums, Json } from '../types/database.types.ts';
 
-export * from './types.ts';
+// ---------------------------------------------------------------------------------------------------------
+// Types. Nothing here is written by hand: requests are what the contract's zod schemas accept (z.input),
+// responses what they describe (z.output) — the same schemas the functions validate with and the e2e suite
+// checks every answer against (supabase/functions/_shared/contract.ts) — and the fixed vocabularies are the
+// Postgres enums of the generated database types.
+// ---------------------------------------------------------------------------------------------------------
+
+export type { Api, Json };
+/** A JSON object as the API returns it. */
+export type JsonObject = z.output<typeof C.Agent>['config'];
+
+export type Role = Enums<'message_role'>;
+export type SessionStatus = Enums<'session_status'>;
+export type MemoryType = Enums<'memory_type'>;
+export type StateType = Enums<'state_type'>;
+export type CheckpointType = Enums<'checkpoint_type'>;
+
+export type Agent = z.output<typeof C.Agent>;
+export type CreateAgentRequest = RequestBody<Api['createAgent']>;
+export type UpdateAgentRequest = RequestBody<Api['updateAgent']>;
+export type ListAgentsRequest = RequestQuery<Api['listAgents']>;
+export type AgentPage = ResponseBody<Api['listAgents']>;
+
+export type MessageContent = z.output<typeof C.MessageContent>;
+export type Attachment = z.output<typeof C.Attachment>;
+export type ToolCall = z.output<typeof C.ToolCall>;
+export type Message = z.output<typeof C.Message>;
+export type SendMessageRequest = RequestBody<Api['sendMessage']>;
+export type EditMessageRequest = RequestBody<Api['editMessage']>;
+export type ListMessagesRequest = RequestQuery<Api['listMessages']>;
+export type MessagePage = ResponseBody<Api['listMessages']>;
+
+/** A memory as returned: the embedding stays in the database, `has_embedding` says whether there is one. */
+export type Memory = z.output<typeof C.Memory>;
+export type MemoryMatch = z.output<typeof C.MemoryMatch>;
+export type StoreMemoryRequest = RequestBody<Api['storeMemory']>;
+export type SearchMemoriesRequest = RequestBody<Api['searchMemories']>;
+
+export type AgentState = z.output<typeof C.AgentState>;
+/** getState may leave out state_type: then the agent's most recently saved current state. */
+export type StateQuery = RequestQuery<Api['getState']>;
+export type StateStream = StateQuery & { state_type: StateType };
+export type SaveStateRequest = RequestBody<Api['saveState']>;
+export type StateHistoryRequest = RequestQuery<Api['stateHistory']>;
+export type StatePage = ResponseBody<Api['stateHistory']>;
+export type Checkpoint = z.output<typeof C.Checkpoint>;
+export type CheckpointRequest = RequestBody<Api['checkpoint']>;
+export type ListCheckpointsRequest = RequestQuery<Api['listCheckpoints']>;
+export type RestoreRequest = RequestBody<Api['restore']>;
+export type RestoreResult = ResponseBody<Api['restore']>;
+
+export type Session = z.output<typeof C.Session>;
+export type CreateSessionRequest = RequestBody<Api['createSession']>;
+export type UpdateSessionRequest = RequestBody<Api['updateSession']>;
+export type ListSessionsRequest = RequestQuery<Api['listSessions']>;
+export type SessionPage = ResponseBody<Api['listSessions']>;
+export type Snapshot = z.output<typeof C.Snapshot>;
+export type SnapshotRequest = RequestBody<Api['snapshot']>;
+export type ListSnapshotsRequest = RequestQuery<Api['listSnapshots']>;
+
+/** The error body every endpoint answers with. */
+export type ApiErrorBody = z.output<typeof C.ApiError>;
 
 export class ChatApiError extends Error {
   override name = 'ChatApiError';
@@ -54,30 +118,33 @@ export interface ChatClientOptions {
 export interface ChatClient {
   /** The latest `X-Commit-LSN` this client has seen (sent as `X-Read-After-LSN`), or null before any write. */
   readonly readAfterLsn: string | null;
-  sendMessage(req: T.SendMessageRequest): Promise<{ message: T.Message }>;
-  listMessages(req: T.ListMessagesRequest): Promise<T.MessagePage>;
-  editMessage(id: string, req: { content: string | T.MessageContent; metadata?: T.JsonObject }): Promise<{ message: T.Message }>;
+  sendMessage(req: SendMessageRequest): Promise<ResponseBody<Api['sendMessage']>>;
+  listMessages(req: ListMessagesRequest): Promise<MessagePage>;
+  editMessage(id: string, req: EditMessageRequest): Promise<ResponseBody<Api['editMessage']>>;
   deleteMessage(id: string): Promise<void>;
-  storeMemory(req: T.StoreMemoryRequest): Promise<{ memory: T.Memory }>;
-  searchMemories(req: T.SearchMemoriesRequest): Promise<{ matches: T.MemoryMatch[] }>;
-  createAgent(req: T.CreateAgentRequest): Promise<{ agent: T.Agent }>;
+  storeMemory(req: StoreMemoryRequest): Promise<ResponseBody<Api['storeMemory']>>;
+  searchMemories(req: SearchMemoriesRequest): Promise<ResponseBody<Api['searchMemories']>>;
+  createAgent(req: CreateAgentRequest): Promise<ResponseBody<Api['createAgent']>>;
   /** Newest first; `owner_id` filters for the service role (a user always sees only their own agents). */
-  listAgents(req?: { limit?: number; before?: string; owner_id?: string }): Promise<{ agents: T.Agent[]; next_cursor: string | null }>;
-  getAgent(id: string): Promise<{ agent: T.Agent }>;
-  updateAgent(id: string, req: T.UpdateAgentRequest): Promise<{ agent: T.Agent }>;
+  listAgents(req?: ListAgentsRequest): Promise<AgentPage>;
+  getAgent(id: string): Promise<ResponseBody<Api['getAgent']>>;
+  updateAgent(id: string, req: UpdateAgentRequest): Promise<ResponseBody<Api['updateAgent']>>;
   deleteAgent(id: string): Promise<void>;
   /** `state` is null for an agent (and session) you own that has no saved state yet. */
-  getState(req: T.StateQuery): Promise<{ state: T.AgentState | null }>;
-  saveState(req: T.SaveStateRequest): Promise<{ state: T.AgentState }>;
-  stateHistory(req: T.StateHistoryRequest): Promise<T.StatePage>;
-  checkpoint(req: T.CheckpointRequest): Promise<{ checkpoint: T.Checkpoint }>;
-  listCheckpoints(req: { agent_id: string; session_id?: string; limit?: number }): Promise<{ checkpoints: T.Checkpoint[] }>;
-  restore(checkpointId: string, req?: { expected_version?: number | null }): Promise<T.RestoreResult>;
-  createSession(req?: T.CreateSessionRequest): Promise<{ session: T.Session }>;
-  getSession(id: string): Promise<{ session: T.Session }>;
-  listSessions(req?: { limit?: number; before?: string; status?: T.SessionStatus }): Promise<{ sessions: T.Session[]; next_cursor: string | null }>;
-  updateSession(id: string, req: T.UpdateSessionRequest): Promise<{ session: T.Session }>;
-  snapshot(sessionId: string, req?: T.SnapshotRequest): Promise<{ snapshot: T.Snapshot }>;
+  getState(req: StateQuery): Promise<ResponseBody<Api['getState']>>;
+  saveState(req: SaveStateRequest): Promise<ResponseBody<Api['saveState']>>;
+  stateHistory(req: StateHistoryRequest): Promise<StatePage>;
+  checkpoint(req: CheckpointRequest): Promise<ResponseBody<Api['checkpoint']>>;
+  listCheckpoints(req: ListCheckpointsRequest): Promise<ResponseBody<Api['listCheckpoints']>>;
+  restore(checkpointId: string, req?: RestoreRequest): Promise<RestoreResult>;
+  createSession(req?: CreateSessionRequest): Promise<ResponseBody<Api['createSession']>>;
+  getSession(id: string): Promise<ResponseBody<Api['getSession']>>;
+  listSessions(req?: ListSessionsRequest): Promise<SessionPage>;
+  updateSession(id: string, req: UpdateSessionRequest): Promise<ResponseBody<Api['updateSession']>>;
+  snapshot(sessionId: string, req?: SnapshotRequest): Promise<ResponseBody<Api['snapshot']>>;
+  listSnapshots(sessionId: string, req?: ListSnapshotsRequest): Promise<ResponseBody<Api['listSnapshots']>>;
+  /** This API's OpenAPI 3.1 document (GET /functions/v1/openapi; docs/openapi.json). */
+  openApi(): Promise<ResponseBody<Api['openApi']>>;
   /** Escape hatch: any path under /functions/v1 with the same error handling. */
   call<R>(method: Method, path: string, body?: unknown): Promise<R>;
 }
@@ -101,9 +168,9 @@ export function createChatClient(supabase: SupabaseClient, opts: ChatClientOptio
     }
     if (error instanceof FunctionsHttpError) {
       const res = error.context as Response;
-      let parsed: Partial<T.ApiErrorBody> | null = null;
+      let parsed: Partial<ApiErrorBody> | null = null;
       try {
-        parsed = (await res.json()) as Partial<T.ApiErrorBody>;
+        parsed = (await res.json()) as Partial<ApiErrorBody>;
       } catch {
         /* not JSON: keep the status */
       }
@@ -145,6 +212,8 @@ export function createChatClient(supabase: SupabaseClient, opts: ChatClientOptio
     listSessions: (req) => call('GET', `sessions${query(req ?? {})}`),
     updateSession: (sid, req) => call('PATCH', `sessions/${id(sid)}`, req),
     snapshot: (sid, req) => call('POST', `sessions/${id(sid)}/snapshots`, req ?? {}),
+    listSnapshots: (sid, req) => call('GET', `sessions/${id(sid)}/snapshots${query(req ?? {})}`),
+    openApi: () => call('GET', 'openapi'),
   };
 }
 
@@ -175,3 +244,17 @@ export function connectChat(opts: ConnectOptions): { supabase: SupabaseClient; c
   });
   return { supabase, chat: createChatClient(supabase) };
 }
+
+// Compile-time checks (the build fails when they break): every endpoint of the contract is a method of
+// ChatClient, and the contract's vocabularies are exactly the database's enums.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const everyEndpointIsAMethod: [Exclude<keyof Api, keyof ChatClient>] extends [never] ? true : false = true;
+const vocabulariesAreTheEnums: [
+  Same<Role, Message['role']>,
+  Same<SessionStatus, Session['status']>,
+  Same<MemoryType, Memory['memory_type']>,
+  Same<StateType, AgentState['state_type']>,
+  Same<CheckpointType, Checkpoint['checkpoint_type']>,
+] = [true, true, true, true, true];
+void everyEndpointIsAMethod;
+void vocabulariesAreTheEnums;

@@ -6,6 +6,8 @@
  * so its ~1000 functions never show up in `public` (nor in the generated types); the session's search_path
  * is `"$user", public, extensions`, like Supabase's `postgres` role, so files call plan(), ok(), … unqualified.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Queryable } from '../ops/db.ts';
 import { splitSql } from '../ops/migrations/sql-split.ts';
@@ -91,15 +93,31 @@ function statementRunner(target: PGlite | Queryable): StatementRunner {
 }
 
 /**
- * Runs one file statement by statement, collecting every text value as TAP lines. The target is a PGlite
- * instance or a one-session server Db (the native lane), so the same file runs on both engines.
+ * psql's `\ir FILE` (include, relative to the including file), the one meta-command the pgTAP files use: the
+ * lines are replaced by that file's text (includes nest). `supabase test db` runs the files through pg_prove,
+ * i.e. psql, which does the same. Without `dir` an include is an error.
  */
-export async function runTapFile(target: PGlite | Queryable, sql: string): Promise<TapResult> {
+export function expandIncludes(sql: string, dir: string | undefined, depth = 0): string {
+  return sql.replace(/^\\ir\s+(\S+)\s*$/gm, (_line, file: string) => {
+    if (!dir) throw new Error(`\\ir ${file}: includes need the directory of the test file (runTapFile(target, sql, { dir }))`);
+    if (depth > 10) throw new Error(`\\ir ${file}: includes nested more than 10 deep`);
+    const path = resolve(dir, file);
+    if (!existsSync(path)) throw new Error(`\\ir ${file}: no such file ${path}`);
+    return expandIncludes(readFileSync(path, 'utf8'), dirname(path), depth + 1);
+  });
+}
+
+/**
+ * Runs one file statement by statement, collecting every text value as TAP lines. The target is a PGlite
+ * instance or a one-session server Db (the native lane), so the same file runs on both engines. `dir` is the
+ * test file's directory, for its `\ir` includes.
+ */
+export async function runTapFile(target: PGlite | Queryable, sql: string, opts: { dir?: string } = {}): Promise<TapResult> {
   const lines: string[] = [];
   let error: string | undefined;
   const run = statementRunner(target);
   await run(pgtapSearchPath);
-  for (const stmt of splitSql(sql)) {
+  for (const stmt of splitSql(expandIncludes(sql, opts.dir))) {
     try {
       for (const rows of await run(stmt)) {
         for (const row of rows) {

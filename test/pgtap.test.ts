@@ -12,7 +12,7 @@ import { openEmbedded, pgliteOf } from '../devstack/pglite/engine.ts';
 import type { Db } from '../ops/db.ts';
 import { projectRoot } from '../ops/migrations/runner.ts';
 import { onNative, openMigrated } from './helpers/db.ts';
-import { parseTap, pgtapSetupSql, runTapFile, tapFailures } from '../devstack/pgtap.ts';
+import { expandIncludes, parseTap, pgtapSetupSql, runTapFile, tapFailures } from '../devstack/pgtap.ts';
 
 const dir = join(projectRoot, 'supabase', 'tests', 'database');
 const files = readdirSync(dir).filter((f) => f.endsWith('.test.sql')).sort();
@@ -58,13 +58,31 @@ describe('pgTAP (supabase/tests/database)', () => {
   for (const file of files) {
     it(file, async () => {
       await withTapDb(async (target) => {
-        const result = await runTapFile(target, await readFile(join(dir, file), 'utf8'));
+        const result = await runTapFile(target, await readFile(join(dir, file), 'utf8'), { dir });
         const failures = tapFailures(result);
         if (failures.length) throw new Error(`${file}:\n${failures.join('\n')}`);
         expect(result.tests.length).toBeGreaterThan(0);
       });
     });
   }
+});
+
+describe('shared setup (pgtap_setup.psql)', () => {
+  it('every test file includes it right after begin, and none repeats the pgTAP grants itself', async () => {
+    for (const file of files) {
+      const sql = await readFile(join(dir, file), 'utf8');
+      expect(sql, file).toMatch(/^begin;\n\\ir pgtap_setup\.psql\n/m);
+      expect(sql, file).not.toMatch(/grant execute on function/);
+    }
+  });
+
+  it('expands \\ir relative to the including file, and refuses one it cannot find', () => {
+    const sql = expandIncludes('begin;\n\\ir pgtap_setup.psql\nselect plan(1);', dir);
+    expect(sql).toContain("execute format('grant execute on function %s to anon, authenticated, service_role', v_fn)");
+    expect(sql.startsWith('begin;\n')).toBe(true);
+    expect(() => expandIncludes('\\ir nope.psql', dir)).toThrow(/no such file/);
+    expect(() => expandIncludes('\\ir pgtap_setup.psql', undefined)).toThrow(/directory of the test file/);
+  });
 });
 
 describe('TAP parser', () => {

@@ -113,7 +113,7 @@ lane('platform replica (Supabase init scripts, not our shim)', () => {
           expect(await db.query(`select current_user as u, (select rolsuper from pg_roles where rolname = current_user) as su`)).toEqual([
             { u: 'postgres', su: false },
           ]);
-          const r = await runTapFile(pgliteOf(db)!, await readFile(join(dir, file), 'utf8'));
+          const r = await runTapFile(pgliteOf(db)!, await readFile(join(dir, file), 'utf8'), { dir });
           const failures = tapFailures(r);
           if (failures.length) throw new Error(`${file} on the platform replica:\n${failures.join('\n')}`);
           expect(r.tests.length).toBeGreaterThan(0);

@@ -83,6 +83,17 @@ export type Database = {
                             "source_message_id"
                         ];
                         isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "agent_memories_source_message_id_fkey";
+                        columns: [
+                            "source_message_id"
+                        ];
+                        isOneToOne: false;
                         referencedRelation: "chat_messages_v2";
                         referencedColumns: [
                             "id"
@@ -241,6 +252,17 @@ export type Database = {
                             "message_id"
                         ];
                         isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "chat_message_attachments_message_id_fkey";
+                        columns: [
+                            "message_id"
+                        ];
+                        isOneToOne: false;
                         referencedRelation: "chat_messages_v2";
                         referencedColumns: [
                             "id"
@@ -278,6 +300,17 @@ export type Database = {
                     "version"?: number;
                 };
                 Relationships: [
+                    {
+                        foreignKeyName: "chat_message_revisions_message_id_fkey";
+                        columns: [
+                            "message_id"
+                        ];
+                        isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
                     {
                         foreignKeyName: "chat_message_revisions_message_id_fkey";
                         columns: [
@@ -428,6 +461,17 @@ export type Database = {
                             "parent_message_id"
                         ];
                         isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "chat_messages_v2_parent_message_id_fkey";
+                        columns: [
+                            "parent_message_id"
+                        ];
+                        isOneToOne: false;
                         referencedRelation: "chat_messages_v2";
                         referencedColumns: [
                             "id"
@@ -511,6 +555,17 @@ export type Database = {
                     "tool_name"?: string;
                 };
                 Relationships: [
+                    {
+                        foreignKeyName: "chat_tool_calls_message_id_fkey";
+                        columns: [
+                            "message_id"
+                        ];
+                        isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
                     {
                         foreignKeyName: "chat_tool_calls_message_id_fkey";
                         columns: [
@@ -710,7 +765,29 @@ export type Database = {
                             "modified_message_id"
                         ];
                         isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "policy_events_modified_message_id_fkey";
+                        columns: [
+                            "modified_message_id"
+                        ];
+                        isOneToOne: false;
                         referencedRelation: "chat_messages_v2";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "policy_events_original_message_id_fkey";
+                        columns: [
+                            "original_message_id"
+                        ];
+                        isOneToOne: false;
+                        referencedRelation: "chat_messages_expanded";
                         referencedColumns: [
                             "id"
                         ];
@@ -832,7 +909,49 @@ export type Database = {
             };
         };
         Views: {
-            [_ in never]: never;
+            "chat_messages_expanded": {
+                Row: {
+                    "client_message_id": string | null;
+                    "conversation_id": string;
+                    "created_at": string;
+                    "deleted_at": string | null;
+                    "id": string;
+                    "message": Json | null;
+                    "user_id": string;
+                };
+                ComputedFields: never;
+                Insert: {
+                    "client_message_id"?: string | null;
+                    "conversation_id"?: string | null;
+                    "created_at"?: string | null;
+                    "deleted_at"?: string | null;
+                    "id"?: string | null;
+                    "message"?: never;
+                    "user_id"?: string | null;
+                };
+                Update: {
+                    "client_message_id"?: string | null;
+                    "conversation_id"?: string | null;
+                    "created_at"?: string | null;
+                    "deleted_at"?: string | null;
+                    "id"?: string | null;
+                    "message"?: never;
+                    "user_id"?: string | null;
+                };
+                Relationships: [
+                    {
+                        foreignKeyName: "chat_messages_v2_conversation_id_fkey";
+                        columns: [
+                            "conversation_id"
+                        ];
+                        isOneToOne: false;
+                        referencedRelation: "conversation_sessions";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    }
+                ];
+            };
         };
         Functions: {
             "agent_state_stream_lock_key": {
@@ -901,6 +1020,71 @@ export type Database = {
                     "problem_count": number;
                     "sample_ids": (string)[];
                 }[];
+            };
+            "create_context_snapshot": {
+                Args: {
+                    "p_agent_id"?: string;
+                    "p_build_metrics"?: Json;
+                    "p_context"?: Json;
+                    "p_memory_ids"?: (string)[];
+                    "p_message_ids"?: (string)[];
+                    "p_session_id": string;
+                    "p_token_budget"?: number;
+                    "p_token_count"?: number;
+                    "p_window"?: number;
+                };
+                Returns: {
+                    "agent_id": string;
+                    "build_metrics": NonNullable<Json>;
+                    "context": NonNullable<Json>;
+                    "created_at": string;
+                    "first_message_at": string | null;
+                    "id": string;
+                    "last_message_at": string | null;
+                    "memory_ids": (string)[];
+                    "message_ids": (string)[];
+                    "session_id": string;
+                    "token_budget": number | null;
+                    "token_count": number;
+                    "user_id": string | null;
+                };
+                SetofOptions: {
+                    from: "*";
+                    to: "context_snapshots";
+                    isOneToOne: true;
+                    isSetofReturn: false;
+                };
+            };
+            "create_conversation_session": {
+                Args: {
+                    "p_agent_id"?: string;
+                    "p_id"?: string;
+                    "p_metadata"?: Json;
+                    "p_session_state"?: Json;
+                    "p_status"?: Database["public"]["Enums"]["session_status"];
+                    "p_title"?: string;
+                    "p_user_id"?: string;
+                };
+                Returns: {
+                    "agent_id": string | null;
+                    "created_at": string;
+                    "id": string;
+                    "last_message_at": string | null;
+                    "message_count": number;
+                    "metadata": NonNullable<Json>;
+                    "session_state": NonNullable<Json>;
+                    "status": Database["public"]["Enums"]["session_status"];
+                    "title": string | null;
+                    "token_count": number;
+                    "updated_at": string;
+                    "user_id": string;
+                };
+                SetofOptions: {
+                    from: "*";
+                    to: "conversation_sessions";
+                    isOneToOne: true;
+                    isSetofReturn: false;
+                };
             };
             "create_state_checkpoint": {
                 Args: {
@@ -1022,6 +1206,25 @@ export type Database = {
             "pause_chat_migration": {
                 Args: Record<PropertyKey, never>;
                 Returns: string;
+            };
+            "post_chat_message": {
+                Args: {
+                    "p_agent_id"?: string;
+                    "p_attachments"?: Json;
+                    "p_client_message_id"?: string;
+                    "p_content": Json;
+                    "p_conversation_id"?: string;
+                    "p_metadata"?: Json;
+                    "p_parent_message_id"?: string;
+                    "p_role": Database["public"]["Enums"]["message_role"];
+                    "p_title"?: string;
+                    "p_tool_calls"?: Json;
+                    "p_user_id"?: string;
+                };
+                Returns: {
+                    "created": boolean;
+                    "message": Json;
+                }[];
             };
             "prune_state_checkpoints": {
                 Args: {
@@ -1172,6 +1375,32 @@ export type Database = {
             "unschedule_maintenance_jobs": {
                 Args: Record<PropertyKey, never>;
                 Returns: number;
+            };
+            "update_conversation_session": {
+                Args: {
+                    "p_changes": Json;
+                    "p_session_id": string;
+                };
+                Returns: {
+                    "agent_id": string | null;
+                    "created_at": string;
+                    "id": string;
+                    "last_message_at": string | null;
+                    "message_count": number;
+                    "metadata": NonNullable<Json>;
+                    "session_state": NonNullable<Json>;
+                    "status": Database["public"]["Enums"]["session_status"];
+                    "title": string | null;
+                    "token_count": number;
+                    "updated_at": string;
+                    "user_id": string;
+                };
+                SetofOptions: {
+                    from: "*";
+                    to: "conversation_sessions";
+                    isOneToOne: true;
+                    isSetofReturn: false;
+                };
             };
             "verify_chat_migration": {
                 Args: Record<PropertyKey, never>;

@@ -10,13 +10,6 @@ import { measureLatency } from '../lib/latency.ts';
 import { ratio, rng, timed } from '../lib/stats.ts';
 import { goal, notMeasured, type ScenarioContext, type ScenarioResult } from '../lib/types.ts';
 
-/** The row shape of the messages edge function (supabase/functions/_shared/rows.ts). */
-const messageJson = `(to_jsonb(m) - 'legacy_id') || jsonb_build_object(
-    'attachments', coalesce((select jsonb_agg(to_jsonb(a) - 'message_id' - 'created_at' order by a.position)
-      from public.chat_message_attachments a where a.message_id = m.id), '[]'::jsonb),
-    'tool_calls', coalesce((select jsonb_agg(to_jsonb(t) - 'message_id' - 'created_at' order by t.position)
-      from public.chat_tool_calls t where t.message_id = m.id), '[]'::jsonb))`;
-
 const V2_PAGE = `select m.id, m.role, m.content, m.metadata, m.version, m.parent_message_id, m.created_at
   from public.chat_messages_v2 m
  where m.conversation_id = $1 and m.deleted_at is null
@@ -29,13 +22,14 @@ const LEGACY_PAGE = `select m.id, m.role, m.content, m.attachments, m.tool_calls
  where m.conversation_id = $1
  order by m.created_at desc
  limit 50`;
-const API_PAGE = `select ${messageJson} as message
-  from public.chat_messages_v2 m
- where m.conversation_id = $1 and m.deleted_at is null
-   and ($2::text::timestamptz is null or (m.created_at, m.id) < ($2::text::timestamptz, $3::uuid))
- order by m.created_at desc, m.id desc
+/** What GET /messages runs: a page of public.chat_messages_expanded (the API's message shape). */
+const API_PAGE = `select e.message
+  from public.chat_messages_expanded e
+ where e.conversation_id = $1 and e.deleted_at is null
+   and ($2::text::timestamptz is null or (e.created_at, e.id) < ($2::text::timestamptz, $3::uuid))
+ order by e.created_at desc, e.id desc
  limit $4`;
-const API_PK = `select ${messageJson} as message from public.chat_messages_v2 m where m.id = $1`;
+const API_PK = `select e.message from public.chat_messages_expanded e where e.id = $1`;
 
 export async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { cfg, log } = ctx;

@@ -130,7 +130,10 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
     const url = new URL(req.url ?? '/', 'http://localhost');
     const m = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
     if (!m) return sendJson(res, 404, 'not_found', `No route ${url.pathname}; functions live under /functions/v1/<name>.`);
-    const name = decodeURIComponent(m[1]!);
+    // A function name has no dot: /functions/v1/openapi.json is the `openapi` function's document (the
+    // path the contract gives it; on hosted Supabase it is /functions/v1/openapi).
+    const segment = m[1] === 'openapi.json' ? 'openapi' : m[1]!;
+    const name = decodeURIComponent(segment);
     const w = workers.get(name);
     if (!w) return sendJson(res, 404, 'function_not_found', `No function named ${JSON.stringify(name)}. Served: ${names.join(', ')}.`);
     if (w.exited) return sendJson(res, 503, 'function_unavailable', `Function ${name} is not running; see the npm start output.`);
@@ -138,7 +141,7 @@ export async function serveFunctions(opts: FunctionsOptions): Promise<FunctionsH
     headers['x-forwarded-host'] = req.headers.host;
     headers['x-forwarded-proto'] = 'http';
     const upstream = httpRequest(
-      { socketPath: w.socketPath, method: req.method, path: `/${m[1]}${m[2] ?? ''}${url.search}`, headers },
+      { socketPath: w.socketPath, method: req.method, path: `/${segment}${m[2] ?? ''}${url.search}`, headers },
       (up) => {
         const outHeaders = { ...up.headers };
         if (!req.complete) {

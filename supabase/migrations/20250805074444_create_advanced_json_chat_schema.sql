@@ -6,7 +6,8 @@
 -- Objects : extension vector (schema extensions, if absent); enum types public.message_role,
 --           public.session_status, public.memory_type, public.state_type, public.checkpoint_type (the fixed
 --           vocabularies, declared once); function public.is_valid_message_content;
---           schema chat_private with its inlinable twin chat_private.is_valid_message_content (the CHECK's);
+--           schema chat_private with its inlinable twin chat_private.is_valid_message_content (the CHECK's)
+--           and the RLS helper chat_private.owns_message;
 --           tables public.conversation_sessions, chat_messages_v2, chat_message_revisions,
 --           chat_message_attachments, chat_tool_calls, agent_memories, agent_states, context_snapshots,
 --           state_checkpoints, policy_events; their indexes and policies; default privileges on functions.
@@ -557,6 +558,33 @@ from authenticated;
 -- Row level security
 -- ---------------------------------------------------------------------------------------------------------
 
+/**
+ * True when the caller (auth.uid()) owns message p_message_id: the "through the parent message" rule of the
+ * write policies on chat_message_attachments and chat_tool_calls and of agent_memories.source_message_id,
+ * written once. One index probe per checked row. The SELECT policies spell the same rule inline as a
+ * correlated EXISTS instead: a SQL function with a subquery is never inlined, and on a page read (hundreds
+ * of child rows) the call per row cost more than the inline probe — measured in docs/benchmarks.md
+ * ("RLS through the parent message"), where both beat the earlier `message_id in (select … every message
+ * of the user)`, whose cost grew with the user's history. security invoker: the probe is itself under the
+ * RLS of chat_messages_v2.
+ */
+create function chat_private.owns_message(p_message_id uuid)
+returns boolean
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select exists (select 1 from public.chat_messages_v2 m where m.id = p_message_id and m.user_id = (select auth.uid()))
+$$;
+
+comment on function chat_private.owns_message(uuid) is
+  'RLS helper: the caller owns this chat_messages_v2 row (write policies of attachments, tool calls, memories).';
+
+revoke execute on function chat_private.owns_message(uuid) from public, anon;
+grant execute on function chat_private.owns_message(uuid) to authenticated;
+
+
 alter table public.conversation_sessions enable row level security;
 alter table public.chat_messages_v2 enable row level security;
 alter table public.chat_message_revisions enable row level security;
@@ -613,37 +641,37 @@ create policy "Users can delete their messages" on public.chat_messages_v2
 -- chat_message_revisions: readable through the message; written by trigger only (no write policies).
 create policy "Users can read revisions of their messages" on public.chat_message_revisions
   for select to authenticated
-  using (message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())));
+  using (exists (select 1 from public.chat_messages_v2 m where m.id = chat_message_revisions.message_id and m.user_id = (select auth.uid())));
 
--- chat_message_attachments: through the message.
+-- chat_message_attachments: through the message (reads inline, writes through chat_private.owns_message — see there).
 create policy "Users can read attachments of their messages" on public.chat_message_attachments
   for select to authenticated
-  using (message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())));
+  using (exists (select 1 from public.chat_messages_v2 m where m.id = chat_message_attachments.message_id and m.user_id = (select auth.uid())));
 create policy "Users can add attachments to their messages" on public.chat_message_attachments
   for insert to authenticated
-  with check (message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())));
+  with check (chat_private.owns_message(message_id));
 create policy "Users can update attachments of their messages" on public.chat_message_attachments
   for update to authenticated
-  using (message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())))
-  with check (message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())));
+  using (chat_private.owns_message(message_id))
+  with check (chat_private.owns_message(message_id));
 create policy "Users can delete attachments of their messages" on public.chat_message_attachments
   for delete to authenticated
-  using (message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())));
+  using (chat_private.owns_message(message_id));
 
--- chat_tool_calls: through the message.
+-- chat_tool_calls: through the message, like the attachments.
 create policy "Users can read tool calls of their messages" on public.chat_tool_calls
   for select to authenticated
-  using (message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())));
+  using (exists (select 1 from public.chat_messages_v2 m where m.id = chat_tool_calls.message_id and m.user_id = (select auth.uid())));
 create policy "Users can add tool calls to their messages" on public.chat_tool_calls
   for insert to authenticated
-  with check (message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())));
+  with check (chat_private.owns_message(message_id));
 create policy "Users can update tool calls of their messages" on public.chat_tool_calls
   for update to authenticated
-  using (message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())))
-  with check (message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())));
+  using (chat_private.owns_message(message_id))
+  with check (chat_private.owns_message(message_id));
 create policy "Users can delete tool calls of their messages" on public.chat_tool_calls
   for delete to authenticated
-  using (message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())));
+  using (chat_private.owns_message(message_id));
 
 -- agent_memories: through an agent the user owns.
 create policy "Agent owners can read their agents' memories" on public.agent_memories
@@ -654,8 +682,7 @@ create policy "Agent owners can add memories to their agents" on public.agent_me
   with check (
     agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid()))
     and (user_id is null or user_id = (select auth.uid()))
-    and (source_message_id is null
-         or source_message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())))
+    and (source_message_id is null or chat_private.owns_message(source_message_id))
   );
 create policy "Agent owners can update their agents' memories" on public.agent_memories
   for update to authenticated
@@ -664,8 +691,7 @@ create policy "Agent owners can update their agents' memories" on public.agent_m
     agent_id in (select a.id from public.agents a where a.owner_id = (select auth.uid()))
     and (user_id is null or user_id = (select auth.uid()))
     -- as on insert: an update must not point a memory at another user's message
-    and (source_message_id is null
-         or source_message_id in (select m.id from public.chat_messages_v2 m where m.user_id = (select auth.uid())))
+    and (source_message_id is null or chat_private.owns_message(source_message_id))
   );
 create policy "Agent owners can delete their agents' memories" on public.agent_memories
   for delete to authenticated

@@ -1,7 +1,7 @@
 -- Rollback of 20250805074444_create_advanced_json_chat_schema: the v2 tables with their indexes, policies and
--- privileges, the enum types, the content validator and schema chat_private.
+-- privileges, the enum types, the content validator, the RLS helper and schema chat_private.
 --
--- Purpose : undo that one file. The other v2 files (20250805074445..47) and everything built on v2 (the data
+-- Purpose : undo that one file. The other v2 files (20250805074445..48) and everything built on v2 (the data
 --           migration 20250806000000..08, the maintenance scheduler 20250809000000) have their own rollbacks and
 --           must be rolled back first, newest first: `npm run db:rollback -- --to 20250805074444` does exactly
 --           that, each file in its own transaction (and without --to it refuses while any of them is applied).
@@ -78,6 +78,7 @@ drop table if exists public.conversation_sessions;
 -- 20250805074444: the CHECK helper (after chat_messages_v2, whose constraint used it).
 drop function if exists public.is_valid_message_content(jsonb);
 drop function if exists chat_private.is_valid_message_content(jsonb);
+drop function if exists chat_private.owns_message(uuid);
 drop schema if exists chat_private;
 
 -- 20250805074444: the vocabularies (after the tables and functions that use them).
@@ -105,7 +106,7 @@ begin
       and (c.relname like any (array[
         'conversation\_sessions%', 'chat\_messages\_v2%', 'chat\_message\_revisions%', 'chat\_message\_attachments%',
         'chat\_tool\_calls%', 'agent\_memories%', 'agent\_states%', 'context\_snapshots%', 'state\_checkpoints%',
-        'policy\_events%'
+        'policy\_events%', 'chat\_messages\_expanded'
       ]))
     union all
     select 'type public.' || t.typname
@@ -116,7 +117,7 @@ begin
     select 'function ' || p.pronamespace::regnamespace || '.' || p.proname
     from pg_catalog.pg_proc p
     where p.pronamespace in ('public'::regnamespace, to_regnamespace('chat_private'))
-      and p.proname = 'is_valid_message_content'
+      and p.proname in ('is_valid_message_content', 'owns_message')
   ) x;
   if v_left is not null then
     raise exception 'schema v2 rollback left objects behind: %', array_to_string(v_left, ', ')

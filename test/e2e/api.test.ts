@@ -8,6 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatClient } from '../../client/index.ts';
 import { signUserToken } from '../../devstack/stack/keys.ts';
+import { ENDPOINTS } from '../../supabase/functions/_shared/contract.ts';
+import { openApiDocument } from '../../supabase/functions/_shared/openapi.ts';
+import { seen } from './contract-check.ts';
 import { axis, clientWithToken, expectApiError, newUser, raw, startTestStack, type TestStack, type TestUser } from './stack.ts';
 
 let t: TestStack;
@@ -273,6 +276,21 @@ describe('sessions', () => {
     await expectApiError(alice.chat.createSession({ id: session.id }), 409);
     const listed = await alice.chat.listSessions({ limit: 200 });
     expect(listed.sessions.map((s) => s.id)).toContain(session.id);
+    const snapshots = await alice.chat.listSnapshots(session.id);
+    expect(snapshots.snapshots.map((s) => s.id)).toEqual([narrowed.snapshot.id, snapshot.id]);
+  });
+});
+
+describe('openapi', () => {
+  it('serves the generated OpenAPI document at /functions/v1/openapi.json (and /openapi), without a token', async () => {
+    const doc = openApiDocument();
+    for (const path of ['openapi.json', 'openapi']) {
+      const r = await raw(t, 'GET', path);
+      expect(r.status, path).toBe(200);
+      expect(r.json, path).toEqual(doc);
+    }
+    expect((await raw(t, 'POST', 'openapi.json', { body: '{}' })).status).toBe(405);
+    expect(await alice.chat.openApi()).toEqual(doc);
   });
 });
 
@@ -304,5 +322,13 @@ describe('auth', () => {
     const { session } = await service.createSession({ user_id: alice.id, title: 'made by the server' });
     expect(session.user_id).toBe(alice.id);
     expect((await alice.chat.getSession(session.id)).session.title).toBe('made by the server');
+  });
+});
+
+describe('contract', () => {
+  it('every success status of every endpoint was answered above, and fitted its response schema', () => {
+    // contract-check.ts parses each answer; this proves the file reached every response schema.
+    const declared = ENDPOINTS.flatMap((e) => Object.keys(e.responses).map((s) => `${e.operationId} ${s}`)).sort();
+    expect([...seen].sort()).toEqual(declared);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * One local stack per e2e test file (in-memory database, free ports) plus helpers to make users,
- * agents and typed clients against it. Setup SQL goes through the stack's own Postgres port, so it
+ * agents and typed clients against it. Every answer those clients (and raw()) get is checked against the
+ * HTTP contract (contract-check.ts): a response that does not fit its schema fails the request. Setup SQL goes through the stack's own Postgres port, so it
  * queues behind requests like any other client instead of slipping into one of their transactions.
  *
  * On the native lane the stack serves the test file's own database on the real server
@@ -12,7 +13,9 @@ import { startStack, type Stack, type StackOptions } from '../../devstack/stack/
 import { onNative, openMigrated, replicaCaughtUp, replicaUrl } from '../helpers/db.ts';
 import { signUserToken } from '../../devstack/stack/keys.ts';
 import { expect } from 'vitest';
-import { ChatApiError, connectChat, type ChatClient } from '../../client/index.ts';
+import { createClient } from '@supabase/supabase-js';
+import { ChatApiError, createChatClient, type ChatClient } from '../../client/index.ts';
+import { checkedFetch, checkResponse } from './contract-check.ts';
 
 export interface TestStack {
   stack: Stack;
@@ -73,16 +76,27 @@ export async function newUser(t: TestStack): Promise<TestUser> {
   );
   const [a] = await t.admin.query<{ id: string }>(`insert into public.agents (owner_id, name) values ($1, 'assistant') returning id`, [u!.id]);
   const token = await signUserToken(u!.id, { secret: t.stack.jwtSecret });
-  const { chat } = connectChat({ url: t.stack.apiUrl, anonKey: t.stack.anonKey, accessToken: token });
-  return { id: u!.id, token, agentId: a!.id, chat };
+  return { id: u!.id, token, agentId: a!.id, chat: clientWithToken(t, token) };
 }
 
-/** A client acting with an arbitrary bearer token (service key, anon key, garbage…). */
+class NoWebSocket {
+  constructor() {
+    throw new Error('no realtime in the e2e suite');
+  }
+}
+
+/** A typed client acting with an arbitrary bearer token (service key, anon key, garbage…); answers checked against the contract. */
 export function clientWithToken(t: TestStack, token: string): ChatClient {
-  return connectChat({ url: t.stack.apiUrl, anonKey: t.stack.anonKey, accessToken: token }).chat;
+  const supabase = createClient(t.stack.apiUrl, t.stack.anonKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    realtime: { transport: NoWebSocket as never },
+    accessToken: async () => token,
+    global: { fetch: checkedFetch },
+  });
+  return createChatClient(supabase);
 }
 
-/** Raw fetch against a function path, for what the typed client will not send. */
+/** Raw fetch against a function path, for what the typed client will not send (the answer is checked against the contract). */
 export async function raw(t: TestStack, method: string, path: string, init: { token?: string; body?: BodyInit | null; headers?: Record<string, string> } = {}) {
   const res = await fetch(`${t.stack.functionsUrl}/${path}`, {
     method,
@@ -93,6 +107,7 @@ export async function raw(t: TestStack, method: string, path: string, init: { to
     },
     ...(init.body !== undefined ? { body: init.body } : {}),
   });
+  await checkResponse(method, res.url || `${t.stack.functionsUrl}/${path}`, res);
   const text = await res.text();
   let json: unknown = null;
   try {

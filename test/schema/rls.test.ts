@@ -271,6 +271,8 @@ describe('column privileges under RLS', () => {
     const userApi = new Set([
       'match_agent_memories', 'record_agent_memory_access', 'save_agent_state', 'create_state_checkpoint',
       'restore_state_checkpoint', 'prune_state_checkpoints',
+      // the write API (20250805074448)
+      'post_chat_message', 'create_conversation_session', 'update_conversation_session', 'create_context_snapshot',
       // used inside CHECKs / by the API, pure and harmless
       'is_valid_message_content', 'message_tokens', 'agent_state_stream_lock_key',
     ]);

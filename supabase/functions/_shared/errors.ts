@@ -31,6 +31,12 @@ const API_CODES: Record<string, { status: number; code: string }> = {
   AJC08: { status: 422, code: 'invalid_value' },
   AJC09: { status: 422, code: 'invalid_reference' },
   AJC13: { status: 422, code: 'invalid_embedding' },
+  AJC14: { status: 404, code: 'not_found' },
+  AJC15: { status: 422, code: 'user_required' },
+  AJC16: { status: 409, code: 'conflict' },
+  AJC17: { status: 409, code: 'already_exists' },
+  AJC18: { status: 422, code: 'invalid_reference' },
+  AJC19: { status: 422, code: 'validation_failed' },
 };
 
 interface PgLike {

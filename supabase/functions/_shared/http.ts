@@ -4,7 +4,8 @@
  * Every failure a client can cause leaves here as `{"error": {"code", "message"}}` with a 4xx status;
  * only our own bugs and an unreachable database become 5xx.
  */
-import { ZodError } from 'zod';
+import { type z, ZodError } from 'zod';
+import { routeOf, type Endpoint } from './endpoint.ts';
 import { mapDbError } from './errors.ts';
 import { parseJsonBody } from './json.ts';
 
@@ -143,6 +144,16 @@ export interface Route<C> {
   /** Path below the function name, e.g. `/`, `/search`, `/checkpoints/:id/restore`. */
   path: string;
   handler: (ctx: RouteContext, caller: C) => Promise<Response>;
+}
+
+/** The route of a contract endpoint (method and path come from the contract, never typed twice). */
+export function on<C>(e: Endpoint, handler: Route<C>['handler']): Route<C> {
+  return { method: e.method, path: routeOf(e).path, handler };
+}
+
+/** The request body of a contract endpoint: read (bounded, exact JSON), then validated by its schema (422). */
+export async function body<E extends Endpoint & { body: z.ZodType }>(req: Request, e: E): Promise<z.output<E['body']>> {
+  return e.body.parse(await readJson(req, { optional: e.bodyRequired === false })) as z.output<E['body']>;
 }
 
 /** The function's own sub-path: strips `/functions/v1` (if a gateway kept it) and `/<name>`. */

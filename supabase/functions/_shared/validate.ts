@@ -1,39 +1,11 @@
 /**
- * Input rules shared by the functions: ids, limits, opaque keyset cursors, query-string parsing.
+ * Request plumbing shared by the functions: path ids, query-string parsing, opaque keyset cursors. The
+ * schemas themselves are the contract's (contract.ts, schemas.ts).
  */
 import { z } from 'zod';
 import { badRequest, describeZod } from './http.ts';
-
-/** Any 8-4-4-4-12 hex id (Postgres accepts every such uuid, not only RFC v4). */
-export const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a uuid');
-
-/**
- * A JSON object, passed on by reference: zod's `record` copies objects key by key, and an assignment to
- * `__proto__` sets the prototype instead of a key — the key would vanish. jsonb stores it like any other.
- */
-export const jsonObject = z.custom<Record<string, unknown>>(
-  (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
-  'must be a JSON object',
-);
-
-const TS_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-](\d{2})(?::?(\d{2}))?)$/;
-
-/** True when the text names a real instant: month 1..12, a day that month has, 00:00..23:59:59, offset ≤ 15:59. */
-export function isRealTimestamp(text: string): boolean {
-  const m = TS_RE.exec(text);
-  if (!m) return false;
-  const [year, month, day, hour, minute, second, offH, offM] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
-  if (year! < 1 || month! < 1 || month! > 12 || day! < 1) return false;
-  const leap = year! % 4 === 0 && (year! % 100 !== 0 || year! % 400 === 0);
-  if (day! > [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month! - 1]!) return false;
-  return hour! <= 23 && minute! <= 59 && second! <= 59 && offH! <= 15 && offM! <= 59;
-}
-
-/** ISO-8601 timestamp with a zone that names a real date and time. */
-export const timestamp = z
-  .string()
-  .regex(TS_RE, 'must be an ISO-8601 timestamp with a time zone, e.g. 2030-01-31T12:00:00Z')
-  .refine(isRealTimestamp, 'is not a real date and time (month 1-12, a day that month has, hours 0-23, offset at most 15:59)');
+import type { Endpoint } from './endpoint.ts';
+import { isRealTimestamp, uuid } from './schemas.ts';
 
 export function pathId(params: Record<string, string>, key = 'id'): string {
   const v = params[key] ?? '';
@@ -55,12 +27,10 @@ export function parseQuery<T extends z.ZodType>(url: URL, schema: T): z.infer<T>
   return r.data;
 }
 
-/** `limit` as a query value: a whole number 1..200. */
-export const limitParam = z
-  .string()
-  .regex(/^\d{1,3}$/, 'limit must be a whole number from 1 to 200')
-  .transform(Number)
-  .refine((n) => n >= 1 && n <= 200, 'limit must be a whole number from 1 to 200');
+/** The query parameters of a contract endpoint (400 invalid_query when they do not fit). */
+export function query<E extends Endpoint & { query: z.ZodObject }>(url: URL, e: E): z.output<E['query']> {
+  return parseQuery(url, e.query) as z.output<E['query']>;
+}
 
 function b64url(text: string): string {
   const bytes = new TextEncoder().encode(text);
@@ -119,9 +89,4 @@ export function decodeCursor(s: string): Cursor {
   if (!isRealTimestamp(at)) throw badCursor();
   if (typeof id !== 'string' || !uuid.safeParse(id).success) throw badCursor();
   return { at, id };
-}
-
-/** Parses a JSON body with a zod schema; a failure is a 422 with the field names. */
-export function parseBody<T extends z.ZodType>(body: unknown, schema: T): z.infer<T> {
-  return schema.parse(body);
 }

@@ -2,51 +2,14 @@
  * /functions/v1/agent-state — versioned agent state (append-only agent_states), history, checkpoints
  * and restores. A stream is (agent, user, state_type, session); every save is a new version, and
  * `expected_version` turns a save into a compare-and-set that answers 409 when someone saved first.
+ * Requests are validated against the contract (_shared/contract-agent-state.ts), which also gives the routes.
  */
-import { z } from 'zod';
 import { authenticate, requireUserOrService, type Caller } from '../_shared/auth.ts';
+import { api } from '../_shared/contract.ts';
 import { asCaller, asReader, type Tx } from '../_shared/db.ts';
-import { HttpError, handler, json, notFound, readJson } from '../_shared/http.ts';
+import { body, HttpError, handler, json, notFound, on } from '../_shared/http.ts';
 import { visibleAgent, visibleSession } from '../_shared/owner.ts';
-import { decodeVersionCursor, encodeVersionCursor, jsonObject, limitParam, parseQuery, pathId, timestamp, uuid } from '../_shared/validate.ts';
-
-const stateType = z.enum(['local', 'shared', 'session', 'persistent']);
-
-const streamQuery = z
-  .object({ agent_id: uuid, state_type: stateType, session_id: uuid.optional() })
-  .strict();
-const historyQuery = streamQuery.extend({ limit: limitParam.optional(), before: z.string().optional() }).strict();
-const checkpointsQuery = z
-  .object({ agent_id: uuid, session_id: uuid.optional(), limit: limitParam.optional() })
-  .strict();
-
-const saveBody = z
-  .object({
-    agent_id: uuid,
-    state_type: stateType,
-    session_id: uuid.nullish(),
-    state: jsonObject,
-    expected_version: z.number().int().min(0).max(2_147_483_647).nullish(),
-  })
-  .strict();
-
-const checkpointBody = z
-  .object({
-    agent_id: uuid,
-    state_type: stateType,
-    session_id: uuid.nullish(),
-    snapshot_id: uuid.nullish(),
-    checkpoint_type: z.enum(['auto', 'manual', 'pre_migration', 'recovery']).optional(),
-    label: z.string().max(200).optional(),
-    metadata: jsonObject.optional(),
-    retain_until: timestamp.nullish(),
-    parent_checkpoint_id: uuid.nullish(),
-  })
-  .strict();
-
-const restoreBody = z
-  .object({ expected_version: z.number().int().min(0).max(2_147_483_647).nullish() })
-  .strict();
+import { decodeVersionCursor, encodeVersionCursor, pathId, query } from '../_shared/validate.ts';
 
 const stateJson = `to_jsonb(st)`;
 const NIL = '00000000-0000-0000-0000-000000000000';
@@ -74,11 +37,8 @@ async function current(tx: Tx, s: Stream) {
   return r?.state ?? null;
 }
 
-/** GET without state_type: the most recently saved current state of the agent (in that session, if given). */
-const currentQuery = streamQuery.extend({ state_type: stateType.optional() }).strict();
-
 async function getState(req: Request, url: URL, caller: Caller): Promise<Response> {
-  const q = parseQuery(url, currentQuery);
+  const q = query(url, api.getState);
   return await asReader(req, caller, async (tx) => {
     let st: unknown;
     if (q.state_type) {
@@ -102,7 +62,7 @@ async function getState(req: Request, url: URL, caller: Caller): Promise<Respons
 }
 
 async function putState(req: Request, caller: Caller): Promise<Response> {
-  const b = saveBody.parse(await readJson(req));
+  const b = await body(req, api.saveState);
   return await asCaller(caller, async (tx) => {
     await resolveStream(tx, caller, b);
     // save_agent_state checks expected_version under the stream's advisory lock (AJC01 → 409).
@@ -115,7 +75,7 @@ async function putState(req: Request, caller: Caller): Promise<Response> {
 }
 
 async function history(req: Request, url: URL, caller: Caller): Promise<Response> {
-  const q = parseQuery(url, historyQuery);
+  const q = query(url, api.stateHistory);
   const limit = q.limit ?? 50;
   const before = q.before !== undefined ? decodeVersionCursor(q.before) : null;
   return await asReader(req, caller, async (tx) => {
@@ -133,7 +93,7 @@ async function history(req: Request, url: URL, caller: Caller): Promise<Response
 }
 
 async function createCheckpoint(req: Request, caller: Caller): Promise<Response> {
-  const b = checkpointBody.parse(await readJson(req));
+  const b = await body(req, api.checkpoint);
   return await asCaller(caller, async (tx) => {
     await resolveStream(tx, caller, b);
     if (b.snapshot_id) {
@@ -160,7 +120,7 @@ async function createCheckpoint(req: Request, caller: Caller): Promise<Response>
 }
 
 async function listCheckpoints(req: Request, url: URL, caller: Caller): Promise<Response> {
-  const q = parseQuery(url, checkpointsQuery);
+  const q = query(url, api.listCheckpoints);
   return await asReader(req, caller, async (tx) => {
     await visibleAgent(tx, caller, q.agent_id);
     // Another user's session answers 404 here as on every other endpoint, not an empty list.
@@ -174,7 +134,7 @@ async function listCheckpoints(req: Request, url: URL, caller: Caller): Promise<
 }
 
 async function restore(req: Request, id: string, caller: Caller): Promise<Response> {
-  const b = restoreBody.parse(await readJson(req, { optional: true }));
+  const b = await body(req, api.restore);
   return await asCaller(caller, async (tx) => {
     const [c] = await tx`select c.id, st.version from public.state_checkpoints c join public.agent_states st on st.id = c.state_id where c.id = ${id}`;
     if (!c) throw notFound('Checkpoint');
@@ -193,11 +153,11 @@ const auth = async (req: Request) => requireUserOrService(await authenticate(req
 
 Deno.serve(
   handler('agent-state', auth, [
-    { method: 'GET', path: '/', handler: ({ req, url }, c) => getState(req, url, c) },
-    { method: 'PUT', path: '/', handler: ({ req }, c) => putState(req, c) },
-    { method: 'GET', path: '/history', handler: ({ req, url }, c) => history(req, url, c) },
-    { method: 'GET', path: '/checkpoints', handler: ({ req, url }, c) => listCheckpoints(req, url, c) },
-    { method: 'POST', path: '/checkpoints', handler: ({ req }, c) => createCheckpoint(req, c) },
-    { method: 'POST', path: '/checkpoints/:id/restore', handler: ({ req, params }, c) => restore(req, pathId(params), c) },
+    on(api.getState, ({ req, url }, c) => getState(req, url, c)),
+    on(api.saveState, ({ req }, c) => putState(req, c)),
+    on(api.stateHistory, ({ req, url }, c) => history(req, url, c)),
+    on(api.listCheckpoints, ({ req, url }, c) => listCheckpoints(req, url, c)),
+    on(api.checkpoint, ({ req }, c) => createCheckpoint(req, c)),
+    on(api.restore, ({ req, params }, c) => restore(req, pathId(params), c)),
   ]),
 );

@@ -3,37 +3,17 @@
  * create one, then hang memories, state, checkpoints and sessions on it. Owner-only through RLS
  * (owner_id = auth.uid()); another user's agent answers 404 like one that does not exist. Deleting an
  * agent deletes its memories, states, checkpoints and snapshots (foreign keys cascade); messages and
- * sessions stay, with agent_id set to null.
+ * sessions stay, with agent_id set to null. Requests are validated against the contract
+ * (_shared/contract-agents.ts), which also gives the routes.
  */
-import { z } from 'zod';
 import { authenticate, requireUserOrService, type Caller } from '../_shared/auth.ts';
+import { api } from '../_shared/contract.ts';
 import { asCaller, asReader } from '../_shared/db.ts';
-import { HttpError, handler, json, notFound, readJson } from '../_shared/http.ts';
-import { decodeCursor, encodeCursor, jsonObject, limitParam, parseQuery, pathId, uuid } from '../_shared/validate.ts';
-
-const name = z
-  .string()
-  .max(200)
-  .refine((s) => s.trim().length > 0, 'must not be empty or blank');
-
-const createBody = z
-  .object({
-    name,
-    config: jsonObject.optional(),
-    /** service_role only: whose agent this is. */
-    owner_id: uuid.optional(),
-  })
-  .strict();
-
-const updateBody = z
-  .object({ name: name.optional(), config: jsonObject.optional() })
-  .strict()
-  .refine((b) => b.name !== undefined || b.config !== undefined, 'give at least one of name, config');
-
-const listQuery = z.object({ limit: limitParam.optional(), before: z.string().optional(), owner_id: uuid.optional() }).strict();
+import { body, HttpError, handler, json, notFound, on } from '../_shared/http.ts';
+import { decodeCursor, encodeCursor, pathId, query } from '../_shared/validate.ts';
 
 async function create(req: Request, caller: Caller): Promise<Response> {
-  const b = createBody.parse(await readJson(req));
+  const b = await body(req, api.createAgent);
   if (b.owner_id && caller.role !== 'service_role') {
     throw new HttpError(403, 'forbidden', 'Only the service role may create agents for another user; leave out owner_id.');
   }
@@ -51,7 +31,7 @@ async function create(req: Request, caller: Caller): Promise<Response> {
 }
 
 async function list(req: Request, url: URL, caller: Caller): Promise<Response> {
-  const q = parseQuery(url, listQuery);
+  const q = query(url, api.listAgents);
   if (q.owner_id && caller.role !== 'service_role') {
     throw new HttpError(403, 'forbidden', 'Only the service role may list agents by owner; you see your own agents without owner_id.');
   }
@@ -84,7 +64,7 @@ async function get(req: Request, id: string, caller: Caller): Promise<Response> 
 }
 
 async function update(req: Request, id: string, caller: Caller): Promise<Response> {
-  const b = updateBody.parse(await readJson(req));
+  const b = await body(req, api.updateAgent);
   return await asCaller(caller, async (tx) => {
     const [row] = await tx.unsafe(
       `update public.agents a set
@@ -111,10 +91,10 @@ const auth = async (req: Request) => requireUserOrService(await authenticate(req
 
 Deno.serve(
   handler('agents', auth, [
-    { method: 'POST', path: '/', handler: ({ req }, c) => create(req, c) },
-    { method: 'GET', path: '/', handler: ({ req, url }, c) => list(req, url, c) },
-    { method: 'GET', path: '/:id', handler: ({ req, params }, c) => get(req, pathId(params), c) },
-    { method: 'PATCH', path: '/:id', handler: ({ req, params }, c) => update(req, pathId(params), c) },
-    { method: 'DELETE', path: '/:id', handler: ({ params }, c) => remove(pathId(params), c) },
+    on(api.createAgent, ({ req }, c) => create(req, c)),
+    on(api.listAgents, ({ req, url }, c) => list(req, url, c)),
+    on(api.getAgent, ({ req, params }, c) => get(req, pathId(params), c)),
+    on(api.updateAgent, ({ req, params }, c) => update(req, pathId(params), c)),
+    on(api.deleteAgent, ({ params }, c) => remove(pathId(params), c)),
   ]),
 );

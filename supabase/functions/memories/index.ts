@@ -1,73 +1,19 @@
 /**
  * /functions/v1/memories — agent memories with 1536-dim embeddings and cosine similarity search.
  * Memories are reached only through an agent the caller owns (RLS); another user's agent answers 404.
+ * Requests are validated against the contract (_shared/contract-memories.ts), which also gives the routes.
  */
-import { z } from 'zod';
 import { authenticate, requireUserOrService, type Caller } from '../_shared/auth.ts';
+import { api } from '../_shared/contract.ts';
 import { asCaller, asReader } from '../_shared/db.ts';
-import { handler, json, notFound, readJson } from '../_shared/http.ts';
+import { body, handler, json, notFound, on } from '../_shared/http.ts';
 import { visibleAgent } from '../_shared/owner.ts';
 import { memoryJson } from '../_shared/rows.ts';
-import { jsonObject, timestamp, uuid } from '../_shared/validate.ts';
-
-const EMBEDDING_DIMENSIONS = 1536;
-/**
- * The smallest norm a stored or query embedding may have: 2^-63, i.e. its squared norm is at least the
- * smallest normal float4 (2^-126). pgvector keeps float4 and sums squares in float4 for cosine distance;
- * below this the sum underflows to 0 or to a denormal, and a zero vector scores NaN (`"similarity": null`)
- * while 1536 × 1e-40 scores any memory 1.0. The same bound is the CHECK on agent_memories.embedding and
- * the AJC13 test in match_agent_memories.
- */
-const MIN_EMBEDDING_NORM = 2 ** -63;
-
-/** The norm pgvector's vector_norm computes: float4 elements, summed in double. */
-function float4Norm(v: number[]): number {
-  let sum = 0;
-  for (const x of v) {
-    const f = Math.fround(x);
-    sum += f * f;
-  }
-  return Math.sqrt(sum);
-}
-
-const memoryType = z.enum(['episodic', 'semantic', 'procedural', 'working']);
-const embedding = z
-  .array(z.number().finite().min(-1e6).max(1e6))
-  .length(EMBEDDING_DIMENSIONS)
-  .refine((v) => float4Norm(v) >= MIN_EMBEDDING_NORM, {
-    message: `cannot be normalised: its length (norm) is zero or below 2^-63 once stored as float4, so cosine similarity is undefined; send the model's embedding, not a zero or near-zero vector`,
-  });
-
-const storeBody = z
-  .object({
-    agent_id: uuid,
-    memory_type: memoryType,
-    content: z.string().min(1).max(100_000),
-    embedding: embedding.optional(),
-    embedding_model: z.string().max(200).optional(),
-    importance: z.number().min(0).max(1).optional(),
-    decay_rate: z.number().min(0).max(1).optional(),
-    related_memory_ids: z.array(uuid).max(100).optional(),
-    source_message_id: uuid.optional(),
-    metadata: jsonObject.optional(),
-    expires_at: timestamp.nullish(),
-  })
-  .strict();
-
-const searchBody = z
-  .object({
-    agent_id: uuid,
-    embedding,
-    match_count: z.number().int().min(1).max(200).optional(),
-    memory_types: z.array(memoryType).min(1).max(4).optional(),
-    min_importance: z.number().min(0).max(1).optional(),
-  })
-  .strict();
 
 const vectorText = (v: number[]) => `[${v.join(',')}]`;
 
 async function store(req: Request, caller: Caller): Promise<Response> {
-  const b = storeBody.parse(await readJson(req));
+  const b = await body(req, api.storeMemory);
   return await asCaller(caller, async (tx) => {
     const agent = await visibleAgent(tx, caller, b.agent_id);
     // A referenced row the caller cannot see answers 404 like every other one (RLS would say 42501).
@@ -102,7 +48,7 @@ async function store(req: Request, caller: Caller): Promise<Response> {
 }
 
 async function search(req: Request, caller: Caller): Promise<Response> {
-  const b = searchBody.parse(await readJson(req));
+  const b = await body(req, api.searchMemories);
   return await asReader(req, caller, async (tx) => {
     await visibleAgent(tx, caller, b.agent_id);
     // match_agent_memories: cosine distance on the IVFFlat index, probes sized to the index, exact re-sort.
@@ -127,7 +73,7 @@ const auth = async (req: Request) => requireUserOrService(await authenticate(req
 
 Deno.serve(
   handler('memories', auth, [
-    { method: 'POST', path: '/', handler: ({ req }, c) => store(req, c) },
-    { method: 'POST', path: '/search', handler: ({ req }, c) => search(req, c) },
+    on(api.storeMemory, ({ req }, c) => store(req, c)),
+    on(api.searchMemories, ({ req }, c) => search(req, c)),
   ]),
 );

@@ -3,23 +3,7 @@
 -- shape, their owner-only RLS and their policy set must not drift.
 -- Run: npm run db:test (PGlite) or `supabase test db` (pgTAP in the extensions schema).
 begin;
-create extension if not exists pgtap with schema extensions;
--- Schema v2 revokes the default EXECUTE on new functions from PUBLIC, so a pgTAP installed after it is not
--- callable by the API roles this file switches into. Grant it for this transaction only.
-do $$
-declare
-  v_fn regprocedure;
-begin
-  for v_fn in
-    select d.objid::regprocedure
-    from pg_depend d
-    join pg_extension e on e.oid = d.refobjid and e.extname = 'pgtap'
-    where d.classid = 'pg_proc'::regclass and d.deptype = 'e'
-  loop
-    execute format('grant execute on function %s to anon, authenticated, service_role', v_fn);
-  end loop;
-end
-$$;
+\ir pgtap_setup.psql
 select plan(27);
 
 -- Shape the rest of the project relies on.

@@ -4,21 +4,7 @@
 -- their sequence; authenticated keeps exactly the DML its owner-only policies fence.
 -- Run: npm run db:test (PGlite) or `supabase test db` (pgTAP in the extensions schema).
 begin;
-create extension if not exists pgtap with schema extensions;
-do $$
-declare
-  v_fn regprocedure;
-begin
-  for v_fn in
-    select d.objid::regprocedure
-    from pg_depend d
-    join pg_extension e on e.oid = d.refobjid and e.extname = 'pgtap'
-    where d.classid = 'pg_proc'::regclass and d.deptype = 'e'
-  loop
-    execute format('grant execute on function %s to anon, authenticated, service_role', v_fn);
-  end loop;
-end
-$$;
+\ir pgtap_setup.psql
 select plan(21);
 
 -- The privilege sets (server-independent: MAINTAIN, PostgreSQL 17+, is revoked too).

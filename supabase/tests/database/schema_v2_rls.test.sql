@@ -2,24 +2,8 @@
 -- Users are set up as postgres (the way Supabase Auth creates them); each block then takes a role with
 -- PostgREST-style claims, like supabase_test_helpers' authenticate_as() does.
 begin;
-create extension if not exists pgtap with schema extensions;
+\ir pgtap_setup.psql
 set local search_path = public, extensions;
--- Schema v2 revokes the default EXECUTE on new functions from PUBLIC (secure by default), so a pgTAP installed
--- after it is not callable by the API roles these tests switch into. Grant it for this transaction only.
-do $$
-declare
-  v_fn regprocedure;
-begin
-  for v_fn in
-    select d.objid::regprocedure
-    from pg_depend d
-    join pg_extension e on e.oid = d.refobjid and e.extname = 'pgtap'
-    where d.classid = 'pg_proc'::regclass and d.deptype = 'e'
-  loop
-    execute format('grant execute on function %s to anon, authenticated, service_role', v_fn);
-  end loop;
-end
-$$;
 
 select plan(22);
 

@@ -1,24 +1,8 @@
 -- pgTAP: schema v2 structure — tables, key columns and indexes, RLS on every public table, the exact policy
 -- set of each v2 table, and the EXECUTE fence on functions (run with `supabase test db` or npm run db:test).
 begin;
-create extension if not exists pgtap with schema extensions;
+\ir pgtap_setup.psql
 set local search_path = public, extensions;
--- Schema v2 revokes the default EXECUTE on new functions from PUBLIC (secure by default), so a pgTAP installed
--- after it is not callable by the API roles these tests switch into. Grant it for this transaction only.
-do $$
-declare
-  v_fn regprocedure;
-begin
-  for v_fn in
-    select d.objid::regprocedure
-    from pg_depend d
-    join pg_extension e on e.oid = d.refobjid and e.extname = 'pgtap'
-    where d.classid = 'pg_proc'::regclass and d.deptype = 'e'
-  loop
-    execute format('grant execute on function %s to anon, authenticated, service_role', v_fn);
-  end loop;
-end
-$$;
 
 select plan(52);
 
