@@ -138,11 +138,12 @@ async function cmdMigrate(db: Db, o: MigrateOpts, where: string, values: Values,
 
   const size = batchSize ?? `${await defaultBatchSize(db)} (the default: chat_migration.settings)`;
   console.log(
-    `migrating chat_messages → chat_messages_v2 on ${where}: batch size ${size}` +
+    `migrating chat_messages → chat_messages_v2 on ${where}: first batch size ${size}, then adaptive (chat_migration.settings.target_batch_ms)` +
       (rate ? `, at most ${rate} rows/s` : '') +
       (maxBatches ? `, at most ${maxBatches} batches` : ''),
   );
   let bar: ReturnType<typeof createProgress> | undefined;
+  let lastWhy = '';
   try {
     const r = await runMigration(db, {
       batchSize,
@@ -162,7 +163,13 @@ async function cmdMigrate(db: Db, o: MigrateOpts, where: string, values: Values,
         const rep = b.report;
         bar?.setTotal(rep.totalRows);
         const speed = { rowsPerSecond: rep.rowsPerSecond, etaSeconds: rep.etaSeconds };
-        bar?.update(rep.processed, tty ? { batch: b.batch } : { batch: b.batch, rows: b.rows, ms: Math.round(rep.batchMs ?? b.ms) }, speed);
+        // the batch size the ledger chose for the next batch, and why it changed or why the loop pauses
+        const why = [rep.sizeReason, rep.pauseReason && `pause ${rep.pauseSeconds.toFixed(1)} s: ${rep.pauseReason}`]
+          .filter(Boolean).join('; ');
+        if (why) lastWhy = why;
+        const size = rep.nextBatchSize ?? rep.batchSize ?? '?';
+        bar?.update(rep.processed, tty ? { batch: b.batch, size, ...(lastWhy ? { why: lastWhy } : {}) } : { batch: b.batch, rows: b.rows, ms: Math.round(rep.batchMs ?? b.ms), size }, speed);
+        if (why && !tty) console.log(`batch ${b.batch}: next batch size ${size} (${why})`);
       },
     });
     bar?.stop();

@@ -160,6 +160,11 @@ export interface BatchReport {
   rowsPerSecond: number | null;
   etaSeconds: number | null;
   pauseSeconds: number;
+  /** The adaptive size of the next batch (settings.target_batch_ms), and why it changed; null: unchanged. */
+  nextBatchSize: number | null;
+  sizeReason: string | null;
+  /** Why the loop pauses: the rate limit or database health (lock waiters, autovacuum backlog, replica lag). */
+  pauseReason: string | null;
 }
 
 function toReport(r: Record<string, unknown>): BatchReport {
@@ -182,6 +187,9 @@ function toReport(r: Record<string, unknown>): BatchReport {
     rowsPerSecond: num(r.rows_per_second),
     etaSeconds: num(r.eta_seconds),
     pauseSeconds: Number(r.pause_seconds ?? 0),
+    nextBatchSize: num(r.next_batch_size),
+    sizeReason: str(r.size_reason),
+    pauseReason: str(r.pause_reason),
   };
 }
 
@@ -259,6 +267,10 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
   let rows = 0;
   let last: BatchReport | null = null;
   let reason: StopReason = 'done';
+  // the first batch's size; later ones follow the ledger's adaptive size (chat_migration.batch_report)
+  // no batchSize: adaptive, starting at the database's default; a batchSize: exactly that, every batch
+  let size: number | null = opts.batchSize ?? null;
+  const adaptive = opts.batchSize === undefined;
   for (;;) {
     if (opts.shouldStop?.()) {
       reason = 'interrupted';
@@ -273,8 +285,8 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
     let report: BatchReport | null;
     try {
       [n, report] = await db.transaction(async (tx) => {
-        const r = await tx.query<{ n: number | string }>(`select public.migrate_chat_messages_batch($1) as n`, [opts.batchSize ?? null]);
-        const rep = await tx.query<Record<string, unknown>>(`select * from chat_migration.batch_report($1)`, [opts.rate ?? null]);
+        const r = await tx.query<{ n: number | string }>(`select public.migrate_chat_messages_batch($1) as n`, [size]);
+        const rep = await tx.query<Record<string, unknown>>(`select * from chat_migration.batch_report($1, $2)`, [opts.rate ?? null, adaptive]);
         return [Number(r[0]?.n ?? 0), rep[0] ? toReport(rep[0]) : null] as const;
       });
     } catch (err) {
@@ -302,6 +314,7 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
       reason = 'paused';
       break;
     }
+    if (report!.nextBatchSize !== null) size = report!.nextBatchSize;
     if (report!.pauseSeconds > 0) await sleep(report!.pauseSeconds * 1000);
   }
 

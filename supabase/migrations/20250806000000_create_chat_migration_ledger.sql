@@ -24,7 +24,21 @@ grant usage on schema chat_migration to service_role;
  */
 create table chat_migration.settings (
   singleton boolean primary key default true check (singleton),
-  default_batch_size integer not null default 5000 check (default_batch_size between 1 and 1000000)
+  default_batch_size integer not null default 5000 check (default_batch_size between 1 and 1000000),
+  -- Adaptive batch size (GitLab's batched background migrations): after each batch the loops resize the next
+  -- one so a batch takes about target_batch_ms (null: keep the size the caller gave), within these bounds.
+  target_batch_ms integer default 500 check (target_batch_ms > 0),
+  min_batch_size integer not null default 100 check (min_batch_size >= 1),
+  max_batch_size integer not null default 50000 check (max_batch_size >= min_batch_size),
+  -- The time a function entry point (migrate_with_progress) may hold its transaction's locks: it returns once
+  -- a call has run this long and resumes on the next call. About one batch, so a writer waits at most that.
+  call_budget_ms integer not null default 1000 check (call_budget_ms > 0),
+  -- Database health: the loops pause (and halve the batch) while any of these is exceeded.
+  max_lock_waiters integer not null default 0 check (max_lock_waiters >= 0),
+  -- autovacuum backlog: dead tuples of a migration table over its autovacuum trigger point, as a multiple
+  max_vacuum_backlog real not null default 4 check (max_vacuum_backlog > 0),
+  max_replica_lag_ms integer not null default 10000 check (max_replica_lag_ms > 0),
+  health_pause_ms integer not null default 1000 check (health_pause_ms >= 0)
 );
 insert into chat_migration.settings default values;
 
@@ -70,7 +84,12 @@ create table chat_migration.batches (
   row_by_row boolean not null default false,
   milliseconds numeric not null,
   pause_ms numeric not null default 0,
-  at timestamptz not null default now(),
+  -- what the loop was told after this batch: the size of the next one, why it changed, why it pauses
+  next_batch_size integer,
+  size_reason text,
+  pause_reason text,
+  -- when the batch finished (clock time: a function call's batches share one transaction, so now() would not do)
+  at timestamptz not null default clock_timestamp(),
   unique (run_id, batch_number)
 );
 
@@ -114,7 +133,7 @@ create table chat_migration.quarantine (
 create unique index quarantine_open_source_idx on chat_migration.quarantine (source_table, source_id)
   where resolved_at is null;
 
-comment on table chat_migration.settings is 'Tunables of the chat data migration (default batch size); one row.';
+comment on table chat_migration.settings is 'Tunables of the chat data migration (batch size, adaptive target, call budget, health limits); one row.';
 comment on table chat_migration.runs is 'Data-migration runs (Stripe pattern): checkpoint, fixed upper bound, status.';
 comment on table chat_migration.batches is 'One row per backfill batch: id range, migrated, quarantined, milliseconds.';
 comment on table chat_migration.mode is 'The chat schema mode (legacy | dual_write | v2_only); singleton.';

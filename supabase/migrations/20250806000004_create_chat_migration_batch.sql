@@ -7,9 +7,10 @@
 --           handling (a failing batch marks the run failed, here, whoever called it) and the same ledger rows.
 --           After a batch, a loop reads chat_migration.batch_report(): where the run is, rows/s and ETA
 --           (computed only in chat_migration.run_progress) and how long to pause before the next batch (the
---           throttle, computed only here).
+--           throttle and the adaptive batch size, computed only here).
 -- Objects : functions chat_migration.refresh_quarantine_stats, chat_migration.fail_run,
---           public.migrate_chat_messages_batch, chat_migration.run_progress, chat_migration.batch_report.
+--           public.migrate_chat_messages_batch, chat_migration.run_progress, chat_migration.health,
+--           chat_migration.batch_report.
 -- Locks   : none when applied. A batch locks its legacy rows `for no key update` and the v2 rows and sessions
 --           it writes until its transaction ends; batches are serialized by a transaction-scoped advisory lock.
 -- Rollback: supabase/rollbacks/20250806000004_create_chat_migration_batch.down.sql
@@ -241,37 +242,115 @@ as $$
 $$;
 
 /**
- * What a loop reads after each call of migrate_chat_messages_batch(), in the same transaction: the run (status,
- * phase, last error), its latest batch, its progress (run_progress), and pause_seconds — how long to wait before
- * the next batch. The throttle is per batch: with max_rows_per_second set, a batch of n rows that took t seconds
- * is followed by a pause of n / max_rows_per_second - t (so every batch, pause included, runs at most at that
- * rate). The pause is recorded on the batch (batches.pause_ms), so rows/s and ETA include it.
+ * Database health as the throttle sees it, read in the batch's own transaction (so before its locks go):
+ * lock_waiters — sessions waiting for a lock this session holds (a writer queued behind the batch);
+ * vacuum_backlog — the worst of the migration's tables, dead tuples as a multiple of the point where autovacuum
+ * should start on it (autovacuum_vacuum_threshold + scale_factor × live tuples; 1 = due now, 4 = well behind);
+ * replica_lag_ms — the largest replay lag of a streaming replica (null without replicas).
+ * Security definer: pg_stat_replication's lag columns are for pg_read_all_stats only.
  */
-create function chat_migration.batch_report(max_rows_per_second integer default null)
+create function chat_migration.health(out lock_waiters integer, out vacuum_backlog real, out replica_lag_ms real)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select (select count(*)::integer from pg_catalog.pg_stat_activity a
+           where a.pid <> pg_catalog.pg_backend_pid()
+             and pg_catalog.pg_backend_pid() = any (pg_catalog.pg_blocking_pids(a.pid))),
+         (select max(t.n_dead_tup / (current_setting('autovacuum_vacuum_threshold')::real
+                                     + current_setting('autovacuum_vacuum_scale_factor')::real
+                                       * greatest(t.n_live_tup, 0)))::real
+            from pg_catalog.pg_stat_user_tables t
+           where t.relid = any (array[to_regclass('public.chat_messages'), to_regclass('public.chat_messages_v2'),
+                                      to_regclass('public.conversation_sessions'),
+                                      to_regclass('public.chat_message_attachments'),
+                                      to_regclass('public.chat_tool_calls')]::oid[])),
+         (select max(extract(epoch from r.replay_lag) * 1000)::real from pg_catalog.pg_stat_replication r)
+$$;
+
+/**
+ * What a loop reads after each call of migrate_chat_messages_batch(), in the same transaction: the run (status,
+ * phase, last error), its latest batch, its progress (run_progress), and what to do next:
+ * - next_batch_size / size_reason — with adaptive (the loop was given no batch size), the adaptive batch size
+ *   (GitLab's batched background migrations): a full batch that took t ms against settings.target_batch_ms is
+ *   followed by one of size × target / t, the factor clamped to 0.5..1.5 and left alone within ±10 % (no
+ *   flapping), bounded by min_/max_batch_size; an unwell database halves it. Without adaptive (an explicit
+ *   size) or with a null target_batch_ms the size stays what the caller gave.
+ * - pause_seconds / pause_reason — the throttle. With max_rows_per_second set, a batch of n rows that took t
+ *   seconds is followed by a pause of n / max_rows_per_second - t. When the database is unwell
+ *   (chat_migration.health: a session waits for this batch's locks, autovacuum is behind on a migration table,
+ *   or a replica lags), the pause is at least settings.health_pause_ms and the next batch half the size.
+ * Both are recorded on the batch (batches.pause_ms, next_batch_size, size_reason, pause_reason), so rows/s and
+ * ETA include the pauses and the CLI and psql show the same thing.
+ */
+create function chat_migration.batch_report(max_rows_per_second integer default null, adaptive boolean default false)
 returns table (run_id bigint, status text, phase text, last_error text, last_sqlstate text, total_rows bigint,
                batch_number integer, batch_size integer, batch_rows integer, batch_ms numeric, processed bigint,
                migrated bigint, quarantined bigint, remaining bigint, percent numeric, rows_per_second numeric,
-               eta_seconds numeric, pause_seconds double precision)
+               eta_seconds numeric, pause_seconds double precision, next_batch_size integer, size_reason text,
+               pause_reason text)
 language plpgsql
 set search_path = ''
 as $$
 declare
   r chat_migration.runs := chat_migration.latest_run();
   b chat_migration.batches;
+  cfg chat_migration.settings := chat_migration.settings_row();
+  h record;
   pause double precision := 0;
+  why_pause text;
+  next_size integer;
+  why_size text;
+  factor double precision;
 begin
   if r.id is null then
     return;
   end if;
   select * into b from chat_migration.batches x where x.run_id = r.id order by x.batch_number desc limit 1;
-  if b.id is not null and max_rows_per_second > 0 and r.status = 'running' then
-    pause := greatest((b.migrated + b.quarantined)::double precision / max_rows_per_second - b.milliseconds / 1000.0, 0);
-    update chat_migration.batches x set pause_ms = round((pause * 1000)::numeric, 3) where x.id = b.id;
+  if b.id is not null and r.status = 'running' and b.next_batch_size is null then
+    next_size := b.batch_size;
+    if max_rows_per_second > 0 then
+      pause := greatest((b.migrated + b.quarantined)::double precision / max_rows_per_second - b.milliseconds / 1000.0, 0);
+      if pause > 0 then
+        why_pause := format('rate limit %s rows/s', max_rows_per_second);
+      end if;
+    end if;
+    if adaptive and cfg.target_batch_ms is not null and b.migrated + b.quarantined >= b.batch_size then
+      factor := least(greatest(cfg.target_batch_ms / greatest(b.milliseconds, 1)::double precision, 0.5), 1.5);
+      if abs(factor - 1) >= 0.1 then
+        next_size := least(greatest(round(b.batch_size * factor)::integer, cfg.min_batch_size), cfg.max_batch_size);
+        if next_size <> b.batch_size then
+          why_size := format('batch took %s ms, target %s ms', round(b.milliseconds), cfg.target_batch_ms);
+        end if;
+      end if;
+    end if;
+    select * into h from chat_migration.health();
+    if h.lock_waiters > cfg.max_lock_waiters then
+      why_pause := format('%s session(s) waited for the batch''s locks', h.lock_waiters);
+    elsif h.vacuum_backlog > cfg.max_vacuum_backlog then
+      why_pause := format('autovacuum backlog %s× its trigger point', round(h.vacuum_backlog::numeric, 1));
+    elsif h.replica_lag_ms > cfg.max_replica_lag_ms then
+      why_pause := format('replica lag %s ms', round(h.replica_lag_ms::numeric));
+    end if;
+    if why_pause is not null and why_pause not like 'rate limit%' then
+      pause := greatest(pause, cfg.health_pause_ms / 1000.0);
+      if adaptive then
+        next_size := greatest(least(next_size, b.batch_size / 2), cfg.min_batch_size);
+        why_size := 'halved: ' || why_pause;
+      end if;
+    end if;
+    update chat_migration.batches x
+       set pause_ms = round((pause * 1000)::numeric, 3), next_batch_size = next_size, size_reason = why_size,
+           pause_reason = why_pause
+     where x.id = b.id
+    returning * into b;
   end if;
   return query
   select r.id, r.status, r.phase, r.last_error, r.last_sqlstate, r.total_rows, b.batch_number, b.batch_size,
          b.migrated + b.quarantined, b.milliseconds, p.processed, p.migrated, p.quarantined, p.remaining, p.percent,
-         p.rows_per_second, p.eta_seconds, pause
+         p.rows_per_second, p.eta_seconds, coalesce(b.pause_ms / 1000.0, 0)::double precision,
+         coalesce(b.next_batch_size, b.batch_size), b.size_reason, b.pause_reason
     from chat_migration.run_progress(chat_migration.latest_run()) p;
 end
 $$;
@@ -280,10 +359,12 @@ $$;
 revoke execute on function chat_migration.refresh_quarantine_stats(bigint) from public, anon, authenticated;
 revoke execute on function chat_migration.fail_run(bigint, text, text) from public, anon, authenticated;
 revoke execute on function chat_migration.run_progress(chat_migration.runs) from public, anon, authenticated;
-revoke execute on function chat_migration.batch_report(integer) from public, anon, authenticated;
+revoke execute on function chat_migration.batch_report(integer, boolean) from public, anon, authenticated;
+revoke execute on function chat_migration.health() from public, anon, authenticated;
+grant execute on function chat_migration.health() to service_role;
 grant execute on function chat_migration.refresh_quarantine_stats(bigint) to service_role;
 grant execute on function chat_migration.fail_run(bigint, text, text) to service_role;
 grant execute on function chat_migration.run_progress(chat_migration.runs) to service_role;
-grant execute on function chat_migration.batch_report(integer) to service_role;
+grant execute on function chat_migration.batch_report(integer, boolean) to service_role;
 revoke execute on function public.migrate_chat_messages_batch(integer) from public, anon, authenticated;
 grant execute on function public.migrate_chat_messages_batch(integer) to service_role;

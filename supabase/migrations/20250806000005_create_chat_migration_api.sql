@@ -31,9 +31,16 @@ end
 $$;
 
 /**
- * The seed's signature: migrates what is left in the caller's transaction, one result row and one NOTICE per
- * batch, resuming from the stored checkpoint. A failing batch ends the call (the run is marked failed, the
- * batch's WARNING says why; earlier batches of the call stand).
+ * The seed's signature, online-safe: a function cannot COMMIT, so everything one call does is one transaction
+ * and its row locks are held until the call returns. So a call runs batches only until it has run
+ * chat_migration.settings.call_budget_ms (1 s; at least one batch), or sooner when a session queues behind its
+ * locks, then returns — one result row and one NOTICE per batch — and the next call resumes from the stored
+ * checkpoint. A call that returns no row means nothing is left (or the run is paused or failed: see
+ * chat_migration_status()). In psql: `select * from migrate_with_progress(1000) \watch 0.1` until it returns
+ * no rows. batch_size null: batches of the adaptive size (chat_migration.batch_report), starting at
+ * settings.default_batch_size; a number: exactly that size.
+ * A failing batch ends the call (the run is marked failed, the batch's WARNING says why; earlier batches of the
+ * call stand).
  */
 create function public.migrate_with_progress(batch_size integer default 1000)
 returns table (batch_number integer, records_migrated integer, total_migrated integer)
@@ -43,17 +50,31 @@ as $$
 declare
   n integer;
   rep record;
+  size integer := batch_size;
+  adaptive boolean := batch_size is null;
+  t0 timestamptz := clock_timestamp();
+  budget interval := make_interval(secs => (chat_migration.settings_row()).call_budget_ms / 1000.0);
 begin
+  if adaptive then
+    -- a \watch loop: each call goes on with the size the previous call's last batch arrived at
+    select b.next_batch_size into size
+      from chat_migration.batches b
+     where b.run_id = (chat_migration.latest_run()).id and (chat_migration.latest_run()).status = 'running'
+     order by b.batch_number desc limit 1;
+  end if;
   loop
-    n := public.migrate_chat_messages_batch(batch_size);
+    n := public.migrate_chat_messages_batch(size);
     exit when n = 0;
-    select * into rep from chat_migration.batch_report();
+    select * into rep from chat_migration.batch_report(null, adaptive);
     perform chat_migration.progress_notice(n);
     batch_number := rep.batch_number;
     records_migrated := (select b.migrated from chat_migration.batches b
                           where b.run_id = rep.run_id and b.batch_number = rep.batch_number);
     total_migrated := rep.migrated;
     return next;
+    -- return while the locks taken so far are one budget old, or someone already waits for them
+    exit when clock_timestamp() - t0 >= budget or rep.pause_reason is not null;
+    size := rep.next_batch_size;
   end loop;
 end
 $$;
@@ -85,7 +106,9 @@ $$;
 
 /**
  * The DBA's backfill: one transaction per batch (COMMIT after each), honours pause_chat_migration() between
- * batches, optional throttle (chat_migration.batch_report's pause). A failing batch — the run is then marked
+ * batches; batch_size null gives batches of the adaptive size (starting at settings.default_batch_size), a
+ * number exactly that size; it pauses on max_rows_per_second and on database health
+ * (chat_migration.batch_report; a NOTICE says when and why, and the new size). A failing batch — the run is then marked
  * failed by the batch itself — stops it with an error carrying the batch's SQLSTATE. Must be CALLed outside an
  * explicit transaction block. No `set search_path` clause: a procedure with a SET clause cannot COMMIT; every
  * name below is schema-qualified instead.
@@ -99,6 +122,7 @@ declare
   err text;
   err_state text;
   err_hint text;
+  adaptive boolean := batch_size is null;
 begin
   loop
     begin
@@ -111,7 +135,14 @@ begin
         using errcode = err_state,
               hint = coalesce(nullif(err_hint, ''), 'The checkpoint is safe; fix the cause and call run_chat_migration() again.');
     end;
-    select * into rep from chat_migration.batch_report(max_rows_per_second);
+    select * into rep from chat_migration.batch_report(max_rows_per_second, adaptive);
+    if rep.size_reason is not null or rep.pause_reason is not null then
+      raise notice 'chat migration: next batch % rows%', rep.next_batch_size,
+        concat_ws('', ' (' || rep.size_reason || ')', ', pausing ' || round(rep.pause_seconds::numeric, 1) || ' s: ' || rep.pause_reason);
+    end if;
+    if adaptive then
+      batch_size := rep.next_batch_size;
+    end if;
     if rep.status = 'failed' then
       commit;
       raise exception 'chat migration stopped: %', rep.last_error

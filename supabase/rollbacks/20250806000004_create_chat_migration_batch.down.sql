@@ -1,7 +1,8 @@
 -- Rollback of 20250806000004_create_chat_migration_batch: drops the batch step and what reads after it. The
 -- ledger keeps every run and batch.
 
-drop function chat_migration.batch_report(integer);
+drop function chat_migration.batch_report(integer, boolean);
+drop function chat_migration.health();
 drop function chat_migration.run_progress(chat_migration.runs);
 drop function public.migrate_chat_messages_batch(integer);
 drop function chat_migration.fail_run(bigint, text, text);

@@ -60,7 +60,7 @@ describe('one step for every loop', () => {
   it('one default batch size: migrate_chat_messages, repair and the driver take chat_migration.settings', async () => {
     db = await openMigrated();
     const seeded = await seedLegacy(db, 2); // 28 rows
-    await db.query(`update chat_migration.settings set default_batch_size = 6`);
+    await db.query(`update chat_migration.settings set default_batch_size = 6, target_batch_ms = null`);
     expect(await one(`select public.migrate_chat_messages_batch(null) as n`)).toEqual({ n: 6 });
     await db.query(`select public.migrate_chat_messages()`);
     await db.query(`insert into public.chat_messages (conversation_id, user_id, role, content)
