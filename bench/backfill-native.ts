@@ -6,6 +6,7 @@
  *   npx tsx bench/backfill-native.ts --database-url URL prepare [--rows 1000000] [--dirty 0.02]
  *   npx tsx bench/backfill-native.ts --database-url URL speed      # keyset (the CLI's driver and the procedure), CTAS
  *   npx tsx bench/backfill-native.ts --database-url URL offset     # the seed's OFFSET function, whole run (no sleep)
+ *   npx tsx bench/backfill-native.ts --database-url URL offset-sample  # the same, projected from 11 sampled pages
  *   npx tsx bench/backfill-native.ts --database-url URL profile    # where a 5,000-row batch's time goes
  *   npx tsx bench/backfill-native.ts --database-url URL load [--writers 8] [--rate 25] [--seconds 20]
  *   npx tsx bench/backfill-native.ts --database-url URL dualwrite [--n 2000]
@@ -24,7 +25,7 @@ import { projectRoot } from '../ops/migrations/runner.ts';
 import { seedLegacy } from '../ops/seed/legacy.ts';
 import { createScratchDatabase, databaseUrl, ensureServerTemplate } from '../devstack/templates/server.ts';
 
-const usage = `usage: npx tsx bench/backfill-native.ts --database-url URL <prepare|speed|offset|profile|load|dualwrite> [--rows N] [--dirty p] [--writers N] [--rate N] [--seconds N] [--n N] [--batch N]`;
+const usage = `usage: npx tsx bench/backfill-native.ts --database-url URL <prepare|speed|offset|offset-sample|profile|load|dualwrite> [--rows N] [--dirty p] [--writers N] [--rate N] [--seconds N] [--n N] [--batch N]`;
 
 const out = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -172,6 +173,43 @@ runMain(async () => {
         first_batch_ms: round(b[0]?.batch_ms ?? NaN),
         last_batch_ms: round(b[b.length - 1]?.batch_ms ?? NaN),
         batches: b.length,
+      });
+    });
+    return;
+  }
+
+  if (command === 'offset-sample') {
+    // The whole OFFSET run is O(rows²) and takes the better part of an hour on a loaded machine; this samples
+    // one 1,000-row page (the seed's page query + the same copy, rolled back) at 11 offsets and integrates
+    // over the 1,000 pages (trapezoids). A projection, labelled as one.
+    await run('offs', async (db) => {
+      const page = 1000;
+      const at = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.99].map((f) => Math.round((f * rows) / page) * page);
+      const ms: number[] = [];
+      for (const off of at) {
+        let t = 0;
+        await db
+          .transaction(async (tx) => {
+            t = (await timed(() => tx.query(
+              `select chat_migration.copy_messages(array(select (p.m).id from (select m from public.chat_messages m
+                                                     order by m.id limit ${page} offset ${off}) as p order by 1))`))).ms;
+            throw new Error('rollback');
+          })
+          .catch((e: Error) => {
+            if (e.message !== 'rollback') throw e;
+          });
+        ms.push(t);
+      }
+      let total = 0;
+      for (let i = 1; i < at.length; i++) total += ((ms[i - 1]! + ms[i]!) / 2) * ((at[i]! - at[i - 1]!) / page);
+      total += ms.at(-1)! * ((rows - at.at(-1)!) / page);
+      out({
+        variant: 'seed OFFSET function, batch 1000, no sleep — projected from 11 sampled pages',
+        rows,
+        page_ms: Object.fromEntries(at.map((o, i) => [o, round(ms[i]!)])),
+        projected_ms: round(total),
+        projected_rows_per_s: Math.round((rows / total) * 1000),
+        with_seed_sleep_rows_per_s: Math.round((rows / (total + 100 * (rows / page))) * 1000),
       });
     });
     return;

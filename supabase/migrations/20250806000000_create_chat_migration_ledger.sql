@@ -90,6 +90,9 @@ create table chat_migration.batches (
   pause_reason text,
   -- when the batch finished (clock time: a function call's batches share one transaction, so now() would not do)
   at timestamptz not null default clock_timestamp(),
+  -- the transaction the batch committed in: one per batch for run_chat_migration and the CLI, shared by the
+  -- batches of one migrate_with_progress / migrate_chat_messages call
+  xact_id xid8 not null default pg_catalog.pg_current_xact_id(),
   unique (run_id, batch_number)
 );
 

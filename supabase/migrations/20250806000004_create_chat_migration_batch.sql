@@ -244,8 +244,9 @@ $$;
 /**
  * Database health as the throttle sees it, read in the batch's own transaction (so before its locks go):
  * lock_waiters — sessions waiting for a lock this session holds (a writer queued behind the batch);
- * vacuum_backlog — the worst of the migration's tables, dead tuples as a multiple of the point where autovacuum
- * should start on it (autovacuum_vacuum_threshold + scale_factor × live tuples; 1 = due now, 4 = well behind);
+ * vacuum_backlog — the worst of the migration's tables with at least 100,000 dead tuples, dead tuples as a
+ * multiple of the point where autovacuum should start on it (autovacuum_vacuum_threshold + scale_factor × live
+ * tuples; 1 = due now, 4 = well behind);
  * replica_lag_ms — the largest replay lag of a streaming replica (null without replicas).
  * Security definer: pg_stat_replication's lag columns are for pg_read_all_stats only.
  */
@@ -265,7 +266,11 @@ as $$
            where t.relid = any (array[to_regclass('public.chat_messages'), to_regclass('public.chat_messages_v2'),
                                       to_regclass('public.conversation_sessions'),
                                       to_regclass('public.chat_message_attachments'),
-                                      to_regclass('public.chat_tool_calls')]::oid[])),
+                                      to_regclass('public.chat_tool_calls')]::oid[])
+             -- a small table's dead tuples cost nothing yet (conversation_sessions, whose metrics every batch
+             -- updates, is 4× over its trigger point within a minute on a busy server and autovacuum visits it
+             -- once per naptime): only a backlog big enough to bloat counts
+             and t.n_dead_tup >= 100000),
          (select max(extract(epoch from r.replay_lag) * 1000)::real from pg_catalog.pg_stat_replication r)
 $$;
 
@@ -273,9 +278,9 @@ $$;
  * What a loop reads after each call of migrate_chat_messages_batch(), in the same transaction: the run (status,
  * phase, last error), its latest batch, its progress (run_progress), and what to do next:
  * - next_batch_size / size_reason — with adaptive (the loop was given no batch size), the adaptive batch size
- *   (GitLab's batched background migrations): a full batch that took t ms against settings.target_batch_ms is
- *   followed by one of size × target / t, the factor clamped to 0.5..1.5 and left alone within ±10 % (no
- *   flapping), bounded by min_/max_batch_size; an unwell database halves it. Without adaptive (an explicit
+ *   (GitLab's batched background migrations): after a full batch, the next is target_batch_ms over the time per
+ *   row of the run's last three batches, as a factor of the size clamped to 0.5..1.5 and left alone within ±10 % (no
+ *   flapping), bounded by min_/max_batch_size; a session waiting for the batch's locks halves it. Without adaptive (an explicit
  *   size) or with a null target_batch_ms the size stays what the caller gave.
  * - pause_seconds / pause_reason — the throttle. With max_rows_per_second set, a batch of n rows that took t
  *   seconds is followed by a pause of n / max_rows_per_second - t. When the database is unwell
@@ -303,6 +308,7 @@ declare
   next_size integer;
   why_size text;
   factor double precision;
+  per_row_ms double precision;
 begin
   if r.id is null then
     return;
@@ -317,11 +323,16 @@ begin
       end if;
     end if;
     if adaptive and cfg.target_batch_ms is not null and b.migrated + b.quarantined >= b.batch_size then
-      factor := least(greatest(cfg.target_batch_ms / greatest(b.milliseconds, 1)::double precision, 0.5), 1.5);
+      -- time per row over the run's last three batches, so one slow or fast batch does not swing the size
+      select sum(x.milliseconds) / nullif(sum(x.migrated + x.quarantined), 0) into per_row_ms
+        from (select * from chat_migration.batches x where x.run_id = r.id
+               order by x.batch_number desc limit 3) as x;
+      factor := least(greatest(cfg.target_batch_ms / greatest(per_row_ms * b.batch_size, 1), 0.5), 1.5);
       if abs(factor - 1) >= 0.1 then
         next_size := least(greatest(round(b.batch_size * factor)::integer, cfg.min_batch_size), cfg.max_batch_size);
         if next_size <> b.batch_size then
-          why_size := format('batch took %s ms, target %s ms', round(b.milliseconds), cfg.target_batch_ms);
+          why_size := format('batches took %s ms per 1000 rows, target %s ms a batch', round((per_row_ms * 1000)::numeric),
+                             cfg.target_batch_ms);
         end if;
       end if;
     end if;
@@ -335,7 +346,8 @@ begin
     end if;
     if why_pause is not null and why_pause not like 'rate limit%' then
       pause := greatest(pause, cfg.health_pause_ms / 1000.0);
-      if adaptive then
+      -- a smaller batch holds its locks for less time; it makes no fewer dead tuples and no less WAL per row
+      if adaptive and h.lock_waiters > cfg.max_lock_waiters then
         next_size := greatest(least(next_size, b.batch_size / 2), cfg.min_batch_size);
         why_size := 'halved: ' || why_pause;
       end if;

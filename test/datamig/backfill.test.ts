@@ -140,9 +140,9 @@ describe('backfill (migrate_chat_messages_batch)', () => {
       `select batch_size, next_batch_size, size_reason from chat_migration.batches order by batch_number`);
     expect(b.slice(0, 3).map((x) => x.batch_size)).toEqual([8, 4, 2]);
     expect(b[0]!.next_batch_size).toBe(4);
-    expect(b[0]!.size_reason).toMatch(/^batch took \d+ ms, target 1 ms$/);
+    expect(b[0]!.size_reason).toMatch(/^batches took \d+ ms per 1000 rows, target 1 ms a batch$/);
     expect(b.at(-1)!.batch_size).toBe(2); // bounded by min_batch_size
-    expect(notices.some((m) => /^chat migration: next batch 4 rows \(batch took \d+ ms, target 1 ms\)/.test(m))).toBe(true);
+    expect(notices.some((m) => /^chat migration: next batch 4 rows \(batches took \d+ ms per 1000 rows, target 1 ms a batch\)/.test(m))).toBe(true);
     expect(b.reduce((a, x) => a + x.batch_size, 0)).toBeGreaterThanOrEqual(seeded.ids.length);
     expect(await one(`select status from public.chat_migration_status()`)).toEqual({ status: 'completed' });
     expect(await invariantViolations(db)).toEqual([]);

@@ -7,8 +7,11 @@
  * blocked on a row of the first batch waits for the whole run.
  *
  * How "one batch" is checked without timing the writer: each batch records when it finished (batches.at, the
- * server's clock). A writer notes the server's clock before its UPDATE and after its commit; the batches that
- * finished in between are the ones it may have waited for — at most 2. The writers aim at the rows just past the
+ * server's clock) and in which transaction (batches.xact_id). A writer's UPDATE returns when the server began it
+ * and when it got its row; the batches of the transaction that held the row (the one that took it) that
+ * finished in between are the ones it waited for — at most 2: the one in flight when it queued, and the next if
+ * it queued just after that one's health check. (Batches of later transactions that finish before a starved
+ * writer is scheduled again do not hold its row, and do not count.) The writers aim at the rows just past the
  * last committed batch (the batch in flight holds them), and the ledger must show that some batch really had a
  * writer queued behind it (batch_report's pause_reason), so the check cannot pass vacuously.
  */
@@ -54,18 +57,19 @@ describe.skipIf(!onNative)('a writer waits at most about one batch, whichever DB
       const running = loop(backfill!).finally(() => {
         done = true;
       });
-      const spans: { from: string; to: string }[] = [];
+      const spans: { from: string; to: string; id: number }[] = [];
       while (!done && spans.length < 200) {
         // the first row past the last committed batch: the batch in flight holds it (or is about to)
-        const [t] = await writer!.query<{ id: number | null; at: string }>(
-          `select (select min(m.id) from public.chat_messages m
-                    where m.id > coalesce((select (r.checkpoint ->> 'cursor')::bigint from chat_migration.runs r
-                                            order by r.id desc limit 1), 0)) as id,
-                  clock_timestamp()::text as at`);
+        const [t] = await writer!.query<{ id: number | null }>(
+          `select min(m.id) as id from public.chat_messages m
+            where m.id > coalesce((select (r.checkpoint ->> 'cursor')::bigint from chat_migration.runs r
+                                    order by r.id desc limit 1), 0)`);
         if (t!.id === null) break;
-        await writer!.query(`update public.chat_messages set content = content || '' where id = $1`, [t!.id]);
-        const [e] = await writer!.query<{ at: string }>(`select clock_timestamp()::text as at`);
-        spans.push({ from: t!.at, to: e!.at });
+        // from: when the server began the UPDATE (it queues at once if the row is locked); to: when it got the row
+        const [w] = await writer!.query<{ from: string; to: string }>(
+          `update public.chat_messages set content = content || '' where id = $1
+           returning statement_timestamp()::text as from, clock_timestamp()::text as to`, [t!.id]);
+        spans.push({ ...w!, id: t!.id });
         await sleep(5);
       }
       await running;
@@ -76,12 +80,15 @@ describe.skipIf(!onNative)('a writer waits at most about one batch, whichever DB
       const [queued] = await db.query<{ n: number }>(
         `select count(*)::int as n from chat_migration.batches where pause_reason like '%waited for the batch''s locks'`);
       expect(queued!.n).toBeGreaterThan(0);
-      // and never for more than the batch in flight and, at a boundary, the next one
+      // and never for more than the batch in flight and, at a boundary, the next one: of the transaction that
+      // held its row (the one whose batch took that row), count the batches that finished while it waited
       const [worst] = await db.query<{ n: number }>(
         `select coalesce(max((select count(*) from chat_migration.batches b
-                               where b.at > s.from_at::timestamptz and b.at < s.to_at::timestamptz)), 0)::int as n
-           from jsonb_to_recordset($1::jsonb) as s (from_at text, to_at text)`,
-        [JSON.stringify(spans.map((s) => ({ from_at: s.from, to_at: s.to })))]);
+                               where b.xact_id = h.xact_id
+                                 and b.at > s.from_at::timestamptz and b.at < s.to_at::timestamptz)), 0)::int as n
+           from jsonb_to_recordset($1::jsonb) as s (from_at text, to_at text, id bigint)
+           join chat_migration.batches h on s.id between h.first_id and h.last_id`,
+        [JSON.stringify(spans.map((s) => ({ from_at: s.from, to_at: s.to, id: s.id })))]);
       expect(worst!.n).toBeLessThanOrEqual(2);
     });
   }
