@@ -152,7 +152,7 @@ describe.skipIf(!onNative)('with pg_cron (native lane, in the cron database, rol
     });
   });
 
-  it('its rollback, and the whole-v2 rollback, unschedule the jobs before dropping what they call', async () => {
+  it('its rollback, and rolling all of v2 back newest first, unschedule the jobs before dropping what they call', async () => {
     const rollbacks = new Map((await listRollbacks()).map((r) => [r.version, r.path]));
     const versions = (await listMigrations()).map((m) => m.version);
     expect(versions).toContain('20250809000000');
@@ -167,7 +167,11 @@ describe.skipIf(!onNative)('with pg_cron (native lane, in the cron database, rol
       await migrateHere();
       await tx.query(`select * from public.schedule_maintenance_jobs()`);
       expect(await ours(tx)).toHaveLength(4);
-      await tx.exec(await readFile(rollbacks.get('20250805074444')!, 'utf8'));
+      // what `db:rollback -- --to 20250805074444` runs: every file from the newest down to v2's first, newest
+      // first, except the legacy hardening (20250810000000), which builds on the legacy baseline only
+      for (const v of [...versions].sort().reverse().filter((x) => x >= '20250805074444' && x !== '20250810000000')) {
+        await tx.exec(await readFile(rollbacks.get(v)!, 'utf8'));
+      }
       expect(await ours(tx)).toEqual([]);
       expect(await tx.query(`select to_regclass('public.agent_memories') as t`)).toEqual([{ t: null }]);
     });
