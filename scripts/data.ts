@@ -18,6 +18,7 @@ import { createProgress, formatDuration } from '../ops/cli/progress.ts';
 import { formatRecord, formatTable } from '../ops/cli/table.ts';
 import { npmRun, targetArgs } from '../ops/cli/target.ts';
 import {
+  defaultBatchSize,
   dryRun,
   explain,
   getStatus,
@@ -102,7 +103,8 @@ runMain(async () => {
 });
 
 interface MigrateOpts {
-  batchSize: number;
+  /** undefined: the database's default (chat_migration.settings.default_batch_size). */
+  batchSize: number | undefined;
   rate: number | undefined;
   maxBatches: number | undefined;
   logEvery: number;
@@ -110,7 +112,7 @@ interface MigrateOpts {
 
 function migrateOptions(values: Values): MigrateOpts {
   return {
-    batchSize: intOpt(values, 'batch-size', 5000),
+    batchSize: values['batch-size'] === undefined ? undefined : intOpt(values, 'batch-size', 1),
     rate: values.rate === undefined ? undefined : intOpt(values, 'rate', 1),
     maxBatches: values['max-batches'] === undefined ? undefined : intOpt(values, 'max-batches', 1),
     logEvery: intOpt(values, 'log-every', 10),
@@ -134,27 +136,40 @@ async function cmdMigrate(db: Db, o: MigrateOpts, where: string, values: Values,
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
 
+  const size = batchSize ?? `${await defaultBatchSize(db)} (the default: chat_migration.settings)`;
   console.log(
-    `migrating chat_messages → chat_messages_v2 on ${where}: batch size ${batchSize}` +
+    `migrating chat_messages → chat_messages_v2 on ${where}: first batch size ${size}, then adaptive (chat_migration.settings.target_batch_ms)` +
       (rate ? `, at most ${rate} rows/s` : '') +
       (maxBatches ? `, at most ${maxBatches} batches` : ''),
   );
   let bar: ReturnType<typeof createProgress> | undefined;
+  let lastWhy = '';
   try {
     const r = await runMigration(db, {
       batchSize,
       ...(rate ? { rate } : {}),
       ...(maxBatches ? { maxBatches } : {}),
       shouldStop: () => interrupts > 0,
-      onStart: (s, total, processed) => {
+      onStart: (s) => {
         if (s.mode) console.log(`schema mode: ${s.mode}${s.mode === 'legacy' ? ' (writes during the backfill are not mirrored; the final sweep picks them up)' : ''}`);
-        if (processed > 0) console.log(`resuming: ${processed} of ${total} legacy rows already processed`);
-        bar = createProgress({ label: 'backfill', total, tty, everyUpdates: logEvery, everyMs: tty ? 0 : Infinity, start: processed });
-        bar.update(processed);
+        const resuming = s.status !== 'pending' && s.status !== 'completed' && (s.processed ?? 0) > 0;
+        if (resuming) console.log(`resuming: ${s.processed} of ${s.totalLegacy} legacy rows already processed`);
+        const total = s.status === 'completed' ? 0 : (s.totalLegacy ?? 0);
+        bar = createProgress({ label: 'backfill', total, tty, everyUpdates: logEvery, everyMs: tty ? 0 : Infinity, start: resuming ? (s.processed ?? 0) : 0 });
+        bar.update(resuming ? (s.processed ?? 0) : 0);
       },
       onBatch: (b) => {
-        bar?.setTotal(b.total);
-        bar?.update(b.processed, tty ? { batch: b.batch } : { batch: b.batch, rows: b.rows, ms: Math.round(b.ms) });
+        // everything shown comes from the ledger (chat_migration.batch_report): rows/s and ETA included
+        const rep = b.report;
+        bar?.setTotal(rep.totalRows);
+        const speed = { rowsPerSecond: rep.rowsPerSecond, etaSeconds: rep.etaSeconds };
+        // the batch size the ledger chose for the next batch, and why it changed or why the loop pauses
+        const why = [rep.sizeReason, rep.pauseReason && `pause ${rep.pauseSeconds.toFixed(1)} s: ${rep.pauseReason}`]
+          .filter(Boolean).join('; ');
+        if (why) lastWhy = why;
+        const size = rep.nextBatchSize ?? rep.batchSize ?? '?';
+        bar?.update(rep.processed, tty ? { batch: b.batch, size, ...(lastWhy ? { why: lastWhy } : {}) } : { batch: b.batch, rows: b.rows, ms: Math.round(rep.batchMs ?? b.ms), size }, speed);
+        if (why && !tty) console.log(`batch ${b.batch}: next batch size ${size} (${why})`);
       },
     });
     bar?.stop();
@@ -175,7 +190,7 @@ async function cmdMigrate(db: Db, o: MigrateOpts, where: string, values: Values,
       case 'max-batches':
         console.log(`stopped after batch ${r.batches}: ${summary}; every batch so far is committed.`);
         // The same target and pace as this run: the flags that say where (--database-url, --data-dir) included.
-        console.log(`resume with: ${npmRun('data:migrate', [...targetArgs(values), '--batch-size', String(batchSize), ...(rate ? ['--rate', String(rate)] : [])])}`);
+        console.log(`resume with: ${npmRun('data:migrate', [...targetArgs(values), ...(batchSize ? ['--batch-size', String(batchSize)] : []), ...(rate ? ['--rate', String(rate)] : [])])}`);
         return r.reason === 'interrupted' ? 130 : 0;
     }
   } catch (err) {
@@ -196,7 +211,7 @@ function formatInline(r: Record<string, unknown>): string {
 async function cmdDryRun(db: Db, o: MigrateOpts, where: string): Promise<number> {
   const { batchSize } = o;
   console.log(`DRY RUN on ${where} — nothing will be written.`);
-  const r = await dryRun(db, { batchSize });
+  const r = await dryRun(db, batchSize ? { batchSize } : {});
   console.log(`legacy rows still to process: ${r.remaining ?? '?'}`);
   console.log(`not yet migrated, by the mapping rules: ${r.wouldMigrate} would migrate`);
   for (const [reason, n] of Object.entries(r.wouldQuarantine)) console.log(`  ${n} would be quarantined: ${reason}`);
@@ -204,7 +219,7 @@ async function cmdDryRun(db: Db, o: MigrateOpts, where: string): Promise<number>
   if (r.sample) {
     const rps = r.sample.rows / Math.max(r.sample.ms / 1000, 1e-3);
     console.log(
-      `sample batch of ${batchSize}: ${r.sample.rows} rows processed in ${Math.round(r.sample.ms)} ms (${Math.round(rps)} rows/s)` +
+      `sample batch of ${batchSize ?? await defaultBatchSize(db)}: ${r.sample.rows} rows processed in ${Math.round(r.sample.ms)} ms (${Math.round(rps)} rows/s)` +
         (r.sample.migrated !== null ? `, ${r.sample.migrated} migrated, ${r.sample.quarantined} quarantined` : '') +
         ' — rolled back',
     );

@@ -4,8 +4,15 @@
  */
 import cliProgress from 'cli-progress';
 
+/** Speed as someone else computed it (the data migration: SQL's chat_migration.run_progress). */
+export interface Speed {
+  rowsPerSecond: number | null;
+  etaSeconds: number | null;
+}
+
 export interface Progress {
-  update(done: number, extra?: Record<string, string | number>): void;
+  /** `speed` given: shown as it is; otherwise rows/s and ETA are this bar's own (rows since start / elapsed). */
+  update(done: number, extra?: Record<string, string | number>, speed?: Speed): void;
   setTotal(total: number): void;
   stop(): void;
 }
@@ -33,6 +40,13 @@ export function createProgress(opts: {
   const started = Date.now();
   let total = opts.total;
   const rate = (done: number) => (done - (opts.start ?? 0)) / Math.max((Date.now() - started) / 1000, 1e-3);
+  const speedOf = (done: number, speed?: Speed) => {
+    if (speed) return { rps: speed.rowsPerSecond, eta: speed.etaSeconds };
+    const r = rate(done);
+    return { rps: r, eta: (total - done) / Math.max(r, 1e-9) };
+  };
+  const rpsText = (rps: number | null) => (rps === null ? '?' : Math.round(rps).toLocaleString('en-US'));
+  const etaText = (eta: number | null) => (eta === null ? '?' : formatDuration(eta));
   if (tty) {
     const bar = new cliProgress.SingleBar(
       {
@@ -45,14 +59,14 @@ export function createProgress(opts: {
     );
     bar.start(Math.max(total, 1), 0, { rps: '0', eta_h: '?', info: '' });
     return {
-      update(done, extra = {}) {
+      update(done, extra = {}, speed) {
         if (done > total) {
           total = done;
           bar.setTotal(total);
         }
-        const r = rate(done);
+        const sp = speedOf(done, speed);
         const info = Object.entries(extra).map(([k, v]) => ` | ${k} ${v}`).join('');
-        bar.update(done, { rps: Math.round(r).toLocaleString('en-US'), eta_h: formatDuration((total - done) / Math.max(r, 1e-9)), info });
+        bar.update(done, { rps: rpsText(sp.rps), eta_h: etaText(sp.eta), info });
       },
       setTotal(t) {
         total = Math.max(t, 1);
@@ -66,30 +80,32 @@ export function createProgress(opts: {
   let updates = 0;
   let last = 0;
   let lastExtra: Record<string, string | number> = {};
-  const line = (done: number, extra: Record<string, string | number>) => {
-    const r = rate(done);
+  let lastSpeed: Speed | undefined;
+  const line = (done: number, extra: Record<string, string | number>, speed?: Speed) => {
+    const sp = speedOf(done, speed);
     const pct = total > 0 ? ((100 * done) / total).toFixed(1) : '100.0';
     const info = Object.entries(extra).map(([k, v]) => ` ${k}=${v}`).join('');
-    log(`${opts.label}: ${done}/${total} (${pct}%) ${Math.round(r)} rows/s ETA ${formatDuration((total - done) / Math.max(r, 1e-9))}${info}`);
+    log(`${opts.label}: ${done}/${total} (${pct}%) ${rpsText(sp.rps)} rows/s ETA ${etaText(sp.eta)}${info}`);
   };
   return {
-    update(done, extra = {}) {
+    update(done, extra = {}, speed) {
       last = done;
       lastExtra = extra;
+      lastSpeed = speed;
       if (done > total) total = done;
       updates++;
       const now = Date.now();
       if (now - lastAt >= (opts.everyMs ?? 2000) || updates >= (opts.everyUpdates ?? Infinity)) {
         lastAt = now;
         updates = 0;
-        line(done, extra);
+        line(done, extra, speed);
       }
     },
     setTotal(t) {
       total = t;
     },
     stop() {
-      if (updates > 0) line(last, lastExtra);
+      if (updates > 0) line(last, lastExtra, lastSpeed);
     },
   };
 }

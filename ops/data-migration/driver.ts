@@ -41,7 +41,7 @@ export function explain(err: unknown, usingUrl = false): unknown {
   if (e?.code === '42883' || e?.code === '3F000' || e?.code === '42P01') {
     return new SchemaNotMigratedError(
       `the data-migration API is missing from this database (${msg})`,
-      `run npm run db:migrate${dbTarget(usingUrl)} first (it applies 20250806000000_create_chat_data_migration.sql)`,
+      `run npm run db:migrate${dbTarget(usingUrl)} first (it applies the data-migration files 20250806000000..08)`,
       e.code,
     );
   }
@@ -134,10 +134,68 @@ export async function estimateLegacyRows(db: Queryable): Promise<number> {
 
 export const isPaused = (s: MigrationStatus) => s.status === 'paused';
 
-/** Legacy rows above a completed run's upper bound: what the next run will cover (an index range count). */
-async function newerThan(db: Queryable, upperBound: number): Promise<number> {
-  const r = await db.query<{ n: number | string }>(`select count(*)::bigint as n from public.chat_messages where id > $1`, [upperBound]);
+/** THE default batch size, read from the database (chat_migration.settings.default_batch_size). */
+export async function defaultBatchSize(db: Queryable): Promise<number> {
+  const r = await call<{ n: number | string }>(db, `select default_batch_size as n from chat_migration.settings`);
   return Number(r[0]?.n ?? 0);
+}
+
+/** What chat_migration.batch_report() says after a batch: the ledger, not a re-derived status. */
+export interface BatchReport {
+  runId: number;
+  status: string;
+  phase: string;
+  lastError: string | null;
+  lastSqlstate: string | null;
+  totalRows: number;
+  batchNumber: number | null;
+  batchSize: number | null;
+  batchRows: number | null;
+  batchMs: number | null;
+  processed: number;
+  migrated: number;
+  quarantined: number;
+  remaining: number;
+  percent: number;
+  rowsPerSecond: number | null;
+  etaSeconds: number | null;
+  pauseSeconds: number;
+  /** The adaptive size of the next batch (settings.target_batch_ms), and why it changed; null: unchanged. */
+  nextBatchSize: number | null;
+  sizeReason: string | null;
+  /** Why the loop pauses: the rate limit or database health (lock waiters, autovacuum backlog, replica lag). */
+  pauseReason: string | null;
+}
+
+function toReport(r: Record<string, unknown>): BatchReport {
+  return {
+    runId: Number(r.run_id),
+    status: String(r.status),
+    phase: String(r.phase),
+    lastError: str(r.last_error),
+    lastSqlstate: str(r.last_sqlstate),
+    totalRows: Number(r.total_rows ?? 0),
+    batchNumber: num(r.batch_number),
+    batchSize: num(r.batch_size),
+    batchRows: num(r.batch_rows),
+    batchMs: num(r.batch_ms),
+    processed: Number(r.processed ?? 0),
+    migrated: Number(r.migrated ?? 0),
+    quarantined: Number(r.quarantined ?? 0),
+    remaining: Number(r.remaining ?? 0),
+    percent: Number(r.percent ?? 0),
+    rowsPerSecond: num(r.rows_per_second),
+    etaSeconds: num(r.eta_seconds),
+    pauseSeconds: Number(r.pause_seconds ?? 0),
+    nextBatchSize: num(r.next_batch_size),
+    sizeReason: str(r.size_reason),
+    pauseReason: str(r.pause_reason),
+  };
+}
+
+/** A batch failed: the batch itself marked the run failed (the same whoever calls it); this carries its error. */
+export class BatchFailedError extends DriverError {
+  override name = 'BatchFailedError';
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -147,28 +205,27 @@ export interface BatchInfo {
   batch: number;
   /** Rows processed by this batch (migrated + quarantined). */
   rows: number;
-  /** Rows processed by this run so far. */
+  /** Rows processed by this run of the driver so far. */
   runRows: number;
-  /** Best estimate of rows processed overall (ledger at start + this run). */
-  processed: number;
-  /** Best estimate of all legacy rows. */
-  total: number;
+  /** The ledger after the batch: where the run is, rows/s and ETA as SQL computes them, the pause it asks for. */
+  report: BatchReport;
+  /** Wall time of the batch's transaction as the driver saw it. */
   ms: number;
-  rowsPerSecond: number;
 }
 
 export type StopReason = 'done' | 'interrupted' | 'paused' | 'max-batches';
 
 export interface MigrateOptions {
+  /** Rows per batch; default: the database's default (chat_migration.settings.default_batch_size). */
   batchSize?: number;
-  /** Throttle: at most this many rows per second, averaged over the run (sleeps between batches). */
+  /** Throttle: at most this many rows per second, per batch (chat_migration.batch_report's pause). */
   rate?: number;
   /** Stop after this many batches (tests, smoke runs). */
   maxBatches?: number;
   /** Checked between batches: when it returns true the loop stops after the current batch. */
   shouldStop?: () => boolean;
-  /** Called once before the first batch with the starting status and the bar total. */
-  onStart?: (s: MigrationStatus, total: number, processed: number) => void;
+  /** Called once before the first batch with the starting status. */
+  onStart?: (s: MigrationStatus) => void;
   onBatch?: (b: BatchInfo) => void | Promise<void>;
   /** Skip migrate_chat_states() at the end. */
   skipStates?: boolean;
@@ -181,6 +238,8 @@ export interface MigrateResult {
   rows: number;
   ms: number;
   rowsPerSecond: number;
+  /** The ledger after the last batch (null when no batch ran). */
+  last: BatchReport | null;
   states?: Record<string, unknown>[];
   status: MigrationStatus;
 }
@@ -188,34 +247,30 @@ export interface MigrateResult {
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Runs batches until nothing is left, a stop is requested, or the migration is paused (from here or
- * from psql with `select pause_chat_migration()`); then migrates chat_states when messages are done.
+ * Runs batches until nothing is left, a stop is requested, or the migration is paused (from here or from psql
+ * with `select pause_chat_migration()`); then migrates chat_states when messages are done. Each batch is one
+ * transaction: `migrate_chat_messages_batch()` then `chat_migration.batch_report()` — the ledger says where the
+ * run is, how fast it goes and how long to pause; a failed batch (the run marked failed by SQL) stops the loop
+ * with BatchFailedError.
  */
 export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<MigrateResult> {
-  const batchSize = opts.batchSize ?? 5000;
   const sleep = opts.sleep ?? defaultSleep;
   await requireApi(db);
   let status = await getStatus(db);
   if (isPaused(status)) {
-    return { reason: 'paused', batches: 0, rows: 0, ms: 0, rowsPerSecond: 0, status };
+    return { reason: 'paused', batches: 0, rows: 0, ms: 0, rowsPerSecond: 0, last: null, status };
   }
-  // A completed run reports its own totals; the next batch starts a new run over what is new.
-  const fresh = status.status === 'completed';
-  let offset = fresh ? 0 : (status.processed ?? 0);
-  let total = fresh
-    ? await newerThan(db, num(status.raw.upper_bound) ?? 0)
-    : (status.totalLegacy ?? (await estimateLegacyRows(db)));
-  const startProcessed = offset;
-  opts.onStart?.(status, total, startProcessed);
+  opts.onStart?.(status);
 
   const started = performance.now();
   let batches = 0;
   let rows = 0;
+  let last: BatchReport | null = null;
   let reason: StopReason = 'done';
-  // Checking the ledger for a pause costs a query; do it every batch while that is cheap relative
-  // to a batch, otherwise at most every 2 s.
-  let statusMs = 0;
-  let lastStatusAt = performance.now();
+  // the first batch's size; later ones follow the ledger's adaptive size (chat_migration.batch_report)
+  // no batchSize: adaptive, starting at the database's default; a batchSize: exactly that, every batch
+  let size: number | null = opts.batchSize ?? null;
+  const adaptive = opts.batchSize === undefined;
   for (;;) {
     if (opts.shouldStop?.()) {
       reason = 'interrupted';
@@ -227,47 +282,40 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
     }
     const t0 = performance.now();
     let n: number;
+    let report: BatchReport | null;
     try {
-      n = await db.transaction(async (tx) => {
-        const r = await tx.query<{ n: number | string }>(`select public.migrate_chat_messages_batch($1) as n`, [batchSize]);
-        return Number(r[0]?.n ?? 0);
+      [n, report] = await db.transaction(async (tx) => {
+        const r = await tx.query<{ n: number | string }>(`select public.migrate_chat_messages_batch($1) as n`, [size]);
+        const rep = await tx.query<Record<string, unknown>>(`select * from chat_migration.batch_report($1, $2)`, [opts.rate ?? null, adaptive]);
+        return [Number(r[0]?.n ?? 0), rep[0] ? toReport(rep[0]) : null] as const;
       });
     } catch (err) {
       throw explain(err);
     }
     const ms = performance.now() - t0;
+    if (report?.status === 'failed') {
+      throw new BatchFailedError(
+        `batch failed: ${report.lastError ?? 'unknown error'}`,
+        'the run is marked failed and its checkpoint is safe (select * from chat_migration_status()); fix the cause ' +
+          'and run data:migrate again: it resumes from the last committed batch',
+        report.lastSqlstate ?? undefined,
+      );
+    }
     if (n === 0) {
-      // Either the end of the keyset or a pause that the batch function itself honoured.
-      status = await getStatus(db);
-      if (isPaused(status)) reason = 'paused';
+      // The end of the keyset, or a pause that the batch function itself honoured.
+      if (report?.status === 'paused') reason = 'paused';
       break;
     }
+    last = report;
     batches++;
     rows += n;
-    let paused = false;
-    const now = performance.now();
-    if (batches === 1 || statusMs <= ms * 0.2 || now - lastStatusAt > 2000) {
-      const s0 = performance.now();
-      status = await getStatus(db);
-      statusMs = performance.now() - s0;
-      lastStatusAt = now;
-      // The ledger is the truth for where the run is (a new run may have started with the first batch).
-      if (status.processed !== null) offset = status.processed - rows;
-      if (status.totalLegacy !== null && status.totalLegacy > 0) total = status.totalLegacy;
-      paused = isPaused(status);
-    }
-    const processed = offset + rows;
-    if (processed > total) total = processed;
-    const elapsed = (performance.now() - started) / 1000;
-    await opts.onBatch?.({ batch: batches, rows: n, runRows: rows, processed, total, ms, rowsPerSecond: rows / Math.max(elapsed, 1e-3) });
-    if (paused) {
+    await opts.onBatch?.({ batch: batches, rows: n, runRows: rows, report: report!, ms });
+    if (report!.status === 'paused') {
       reason = 'paused';
       break;
     }
-    if (opts.rate && opts.rate > 0) {
-      const due = (rows / opts.rate) * 1000 - (performance.now() - started);
-      if (due > 0) await sleep(due);
-    }
+    if (report!.nextBatchSize !== null) size = report!.nextBatchSize;
+    if (report!.pauseSeconds > 0) await sleep(report!.pauseSeconds * 1000);
   }
 
   let states: Record<string, unknown>[] | undefined;
@@ -280,96 +328,11 @@ export async function runMigration(db: Db, opts: MigrateOptions = {}): Promise<M
   }
   status = await getStatus(db);
   const ms = performance.now() - started;
-  return { reason, batches, rows, ms, rowsPerSecond: rows / Math.max(ms / 1000, 1e-3), ...(states ? { states } : {}), status };
+  return { reason, batches, rows, ms, rowsPerSecond: rows / Math.max(ms / 1000, 1e-3), last, ...(states ? { states } : {}), status };
 }
 
-// ------------------------------------------------------------------------------------------------
-// Dry run: what would happen, with nothing written.
-
-export interface DryRunResult {
-  /** Legacy rows not yet migrated or quarantined (from the status), or the planner estimate. */
-  remaining: number | null;
-  /** Rows in the remaining keyset range that the migration's rules send to quarantine, by reason. */
-  wouldQuarantine: Record<string, number>;
-  wouldMigrate: number;
-  /** One real batch run inside a transaction that was rolled back. */
-  sample: { rows: number; ms: number; migrated: number | null; quarantined: number | null } | null;
-  chatStates: { total: number; invalidJson: number };
-}
-
-class Rollback extends Error {}
-
-/**
- * Classifies the legacy rows that are neither migrated nor in open quarantine with the SQL's own rules — tenancy
- * first (chat_migration.conversation_owner, once per conversation; agent owner), then the row's shape
- * (chat_migration.message_problem) — read-only; array positions are folded so reasons group.
- */
-const classifySql = `
-with todo as materialized (
-  select m.* from public.chat_messages m
-   where not exists (select 1 from public.chat_messages_v2 v where v.legacy_id = m.id)
-     and not exists (select 1 from chat_migration.quarantine q
-                      where q.source_table = 'chat_messages' and q.source_id = m.id::text and q.resolved_at is null)
-),
-owners as materialized (
-  select c.conversation_id, chat_migration.conversation_owner(c.conversation_id) as owner_id
-    from (select distinct t.conversation_id from todo t) as c
-)
-select coalesce(
-         case when m.user_id is distinct from o.owner_id then 'conversation_owned_by_other_user'
-              when m.agent_id is not null and a.owner_id is distinct from m.user_id then 'agent_owned_by_other_user' end,
-         regexp_replace(chat_migration.message_problem(m.role, m.metadata, m.attachments, m.tool_calls,
-                          m.partial_tool_calls), '\\[[0-9]+\\]', '[i]', 'g'),
-         'ok') as outcome,
-       count(*)::bigint as n
-  from todo m
-  join owners o on o.conversation_id = m.conversation_id
-  left join public.agents a on a.id = m.agent_id
- group by 1 order by 2 desc`;
-
-export async function dryRun(db: Db, opts: { batchSize?: number } = {}): Promise<DryRunResult> {
-  await requireApi(db);
-  const before = await getStatus(db);
-  const classified = await db.query<{ outcome: string; n: number | string }>(classifySql);
-  const wouldQuarantine: Record<string, number> = {};
-  let wouldMigrate = 0;
-  for (const c of classified) {
-    if (c.outcome === 'ok') wouldMigrate = Number(c.n);
-    else wouldQuarantine[c.outcome] = Number(c.n);
-  }
-  const st = await db.query<{ total: number | string; invalid: number | string }>(
-    `select count(*)::bigint as total,
-            count(*) filter (where chat_migration.try_jsonb(content) is null)::bigint as invalid
-     from public.chat_states`,
-  );
-  let sample: DryRunResult['sample'] = null;
-  if (!isPaused(before)) {
-    try {
-      await db.transaction(async (tx) => {
-        const t0 = performance.now();
-        const r = await tx.query<{ n: number | string }>(`select public.migrate_chat_messages_batch($1) as n`, [opts.batchSize ?? 5000]);
-        const ms = performance.now() - t0;
-        const after = await getStatus(tx);
-        sample = {
-          rows: Number(r[0]?.n ?? 0),
-          ms,
-          migrated: after.migrated !== null && before.migrated !== null ? after.migrated - before.migrated : null,
-          quarantined: after.quarantined !== null && before.quarantined !== null ? after.quarantined - before.quarantined : null,
-        };
-        throw new Rollback();
-      });
-    } catch (err) {
-      if (!(err instanceof Rollback)) throw explain(err);
-    }
-  }
-  return {
-    remaining: before.remaining ?? (await estimateLegacyRows(db)),
-    wouldQuarantine,
-    wouldMigrate,
-    sample,
-    chatStates: { total: Number(st[0]?.total ?? 0), invalidJson: Number(st[0]?.invalid ?? 0) },
-  };
-}
+// Dry run (./dry-run.ts): what would happen, with nothing written.
+export { dryRun, type DryRunResult } from './dry-run.ts';
 
 // ------------------------------------------------------------------------------------------------
 // The other commands: thin calls into the SQL API.

@@ -90,6 +90,8 @@ describe('backfill (migrate_chat_messages_batch)', () => {
     db = await openMigrated();
     const seeded = await seedLegacy(db, 2); // 28 rows
     for (let i = 0; i < 2; i++) await db.query(`select public.migrate_chat_messages_batch(5)`);
+    // the classic shape: a budget large enough for the whole rest in one call
+    await db.exec(`update chat_migration.settings set call_budget_ms = 600000`);
     const notices: string[] = [];
     const off = db.onNotice((m) => notices.push(m.message));
     const rows = await db.query<{ batch_number: number; records_migrated: number; total_migrated: number }>(
@@ -106,6 +108,44 @@ describe('backfill (migrate_chat_messages_batch)', () => {
     expect(progress[0]).toMatch(/ETA/);
     expect(await invariantViolations(db)).toEqual([]);
     expect(await db.query(`select * from public.migrate_with_progress(5)`)).toEqual([]);
+  });
+
+  it('migrate_with_progress returns after its time budget and the next call resumes (\\watch-style)', async () => {
+    db = await openMigrated();
+    const seeded = await seedLegacy(db, 2); // 28 rows
+    await db.exec(`update chat_migration.settings set call_budget_ms = 1`);
+    const calls: number[][] = [];
+    for (let i = 0; i < 20; i++) {
+      const rows = await db.query<{ batch_number: number }>(`select * from public.migrate_with_progress(5)`);
+      if (rows.length === 0) break;
+      calls.push(rows.map((r) => r.batch_number));
+      expect(await invariantViolations(db)).toEqual([]);
+    }
+    // a budget of 1 ms: every call does exactly one batch, each resuming where the last one stopped
+    expect(calls).toEqual([[1], [2], [3], [4], [5], [6]]);
+    expect(await one(`select status from public.chat_migration_status()`)).toEqual({ status: 'completed' });
+    expect(n((await one<{ n: number }>(`select count(*)::int as n from public.chat_messages_v2`)).n)).toBe(seeded.goodIds.length);
+  });
+
+  it('the loops resize the next batch toward target_batch_ms and say why in the ledger', async () => {
+    db = await openMigrated();
+    const seeded = await seedLegacy(db, 2); // 28 rows
+    // every batch takes longer than 1 ms: each next batch is half the size, down to min_batch_size
+    await db.exec(`update chat_migration.settings set target_batch_ms = 1, min_batch_size = 2, default_batch_size = 8`);
+    const notices: string[] = [];
+    const off = db.onNotice((m) => notices.push(m.message));
+    await db.query(`call public.run_chat_migration(null)`); // no size: adaptive, from default_batch_size
+    off();
+    const b = await db.query<{ batch_size: number; next_batch_size: number; size_reason: string | null }>(
+      `select batch_size, next_batch_size, size_reason from chat_migration.batches order by batch_number`);
+    expect(b.slice(0, 3).map((x) => x.batch_size)).toEqual([8, 4, 2]);
+    expect(b[0]!.next_batch_size).toBe(4);
+    expect(b[0]!.size_reason).toMatch(/^batches took \d+ ms per 1000 rows, target 1 ms a batch$/);
+    expect(b.at(-1)!.batch_size).toBe(2); // bounded by min_batch_size
+    expect(notices.some((m) => /^chat migration: next batch 4 rows \(batches took \d+ ms per 1000 rows, target 1 ms a batch\)/.test(m))).toBe(true);
+    expect(b.reduce((a, x) => a + x.batch_size, 0)).toBeGreaterThanOrEqual(seeded.ids.length);
+    expect(await one(`select status from public.chat_migration_status()`)).toEqual({ status: 'completed' });
+    expect(await invariantViolations(db)).toEqual([]);
   });
 
   it('run_chat_migration commits after every batch and honours pause', async () => {
