@@ -3,6 +3,7 @@ import type { Db, Queryable } from '../../ops/db.ts';
 import { rollback } from '../../ops/migrations/runner.ts';
 import { as, openMigrated } from '../helpers/db.ts';
 import { actualV2, expectedV2, insertLegacy, invariantViolations, legacyRows, seedLegacy, type Seeded } from './fixtures.ts';
+import { rollbackNewerThanV2 } from '../helpers/newer-than-v2.ts';
 
 let db: Db;
 afterEach(async () => {
@@ -289,6 +290,7 @@ describe('schema v2 rollback (with the data-migration block)', () => {
     await db.query(`select public.set_chat_schema_mode('dual_write')`);
     const m = await appInsertV2(s, 1, { type: 'parts', parts: [{ type: 'text', text: 'x' }, { type: 'text', text: 'y' }] });
     const before = await one<{ n: number }>(db, `select count(*)::int as n from public.chat_messages`);
+    await rollbackNewerThanV2(db);
     await rollback(db, { version: '20250805074444' });
     expect(await one(db, `select to_regnamespace('chat_migration') as s, to_regclass('public.chat_messages_v2') as t`)).toEqual({ s: null, t: null });
     expect(await db.query(`select version from supabase_migrations.schema_migrations where version >= '20250805074444'`))
@@ -307,6 +309,7 @@ describe('schema v2 rollback (with the data-migration block)', () => {
     const s = await migratedClean();
     await db.query(`select public.set_chat_schema_mode('dual_write')`);
     await db.query(`select public.set_chat_schema_mode('v2_only')`);
+    await rollbackNewerThanV2(db);
     await expect(rollback(db, { version: '20250805074444' })).rejects.toMatchObject({
       message: expect.stringMatching(/v2_only/), hint: expect.stringMatching(/set_chat_schema_mode\('dual_write'\)/) });
     await db.query(`select public.set_chat_schema_mode('legacy')`);

@@ -3,6 +3,7 @@ import type { Db } from '../../ops/db.ts';
 import { rollback } from '../../ops/migrations/runner.ts';
 import { openMigrated } from '../helpers/db.ts';
 import { goodState, insertLegacy, insertState, seedLegacy } from './fixtures.ts';
+import { rollbackNewerThanV2 } from '../helpers/newer-than-v2.ts';
 
 let db: Db;
 afterEach(async () => {
@@ -99,6 +100,7 @@ describe('migrate_chat_states', () => {
     const id = await insertLegacy(db, { conversation_id: s.conversationIds[0]!, user_id: s.userIds[0]!, role: 'user', content: 'after' });
     expect(await one(`select count(*)::int as n from public.chat_messages_v2 where legacy_id = $1`, [id])).toEqual({ n: 1 });
     // and the v2 rollback accepts them (they came from chat_states, which keeps them)
+    await rollbackNewerThanV2(db);
     await rollback(db, { version: '20250805074444' });
     expect(await one(`select to_regclass('public.chat_messages_v2') as t`)).toEqual({ t: null });
     expect(await one(`select count(*)::int as n from public.chat_messages`)).toEqual({ n: before.n + 1 });

@@ -167,10 +167,13 @@ describe('save_chat / load_chat (UIMessage)', () => {
       'AJC07',
     );
     // and sees none of its rows
-    const seen = await as(db, userB(), (tx) => tx.query(
-      `select (select count(*) from public.chat_client_messages)::int as f,
-              (select count(*) from public.chat_tool_calls t join public.chat_messages_v2 m on m.id = t.message_id where m.conversation_id = $1)::int as t`, [chat]));
-    expect(seen).toEqual([{ f: 0, t: 0 }]);
+    const ids = (await db.query<{ id: string }>(`select id from public.chat_messages_v2 where conversation_id = $1`, [chat])).map((r) => r.id);
+    const count = (tx: Queryable) => tx.query(
+      `select (select count(*) from public.chat_client_messages where message_id = any ($1::uuid[]))::int as f,
+              (select count(*) from public.chat_tool_calls where message_id = any ($1::uuid[]))::int as t,
+              (select count(*) from public.chat_message_attachments where message_id = any ($1::uuid[]))::int as a`, [ids]);
+    expect(await as(db, userA(), count)).toEqual([{ f: 3, t: 2, a: 1 }]);
+    expect(await as(db, userB(), count)).toEqual([{ f: 0, t: 0, a: 0 }]);
   });
 });
 

@@ -14,6 +14,7 @@ import { listMigrations, listRollbacks } from '../../ops/migrations/runner.ts';
 import { migrateWithShim } from '../../devstack/platform.ts';
 import { databaseUrl } from '../../devstack/templates/server.ts';
 import { as, createUser, onNative, openMigrated, testServerUrl } from '../helpers/db.ts';
+import { runRollbacksNewerThanV2 } from '../helpers/newer-than-v2.ts';
 
 const JOBS = ['ajc_decay_agent_memories', 'ajc_prune_state_checkpoints', 'ajc_sweep_expired_memories', 'ajc_sweep_old_snapshots'];
 
@@ -167,6 +168,7 @@ describe.skipIf(!onNative)('with pg_cron (native lane, in the cron database, rol
       await migrateHere();
       await tx.query(`select * from public.schedule_maintenance_jobs()`);
       expect(await ours(tx)).toHaveLength(4);
+      await runRollbacksNewerThanV2(tx);
       await tx.exec(await readFile(rollbacks.get('20250805074444')!, 'utf8'));
       expect(await ours(tx)).toEqual([]);
       expect(await tx.query(`select to_regclass('public.agent_memories') as t`)).toEqual([{ t: null }]);

@@ -11,6 +11,7 @@ import { listMigrations, listRollbacks } from '../../ops/migrations/runner.ts';
 import { shimPath } from '../../devstack/platform.ts';
 import { openEmpty } from '../helpers/db.ts';
 import { schemaFingerprint } from '../helpers/schema-fingerprint.ts';
+import { FIRST_AFTER_V2 } from '../helpers/newer-than-v2.ts';
 
 const opened: Db[] = [];
 afterEach(async () => {
@@ -73,6 +74,8 @@ describe('rollbacks on a database migrated without the history table', () => {
     const byVersion = new Map((await listRollbacks()).map((r) => [r.version, r.path]));
     // Without a history to read versions from, the legacy rollback recognises v2 by its tables.
     await expect(runFile(db, byVersion.get('20250801000000')!)).rejects.toMatchObject({ message: 'schema v2 is still installed' });
+    // the migrations built on v2 with rollbacks of their own first, newest first (the whole-v2 rollback does not know them)
+    for (const [version, path] of [...byVersion].filter(([v]) => v >= FIRST_AFTER_V2).reverse()) await runFile(db, path);
     await runFile(db, byVersion.get('20250805074444')!);
     await runFile(db, byVersion.get('20250801000000')!);
     expect(await state(db)).toEqual(before);

@@ -25,18 +25,18 @@ async function fingerprint(db: Queryable): Promise<string[]> {
   const rows = await db.query<{ item: string }>(`
     select 'rel ' || n.nspname || '.' || c.relname || ' ' || c.relkind::text as item
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where n.nspname in ('public', 'chat_migration')
+     where n.nspname in ('public', 'chat_migration', 'chat_formats')
     union all
     select 'fn ' || p.oid::regprocedure::text
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-     where n.nspname in ('public', 'chat_migration')
+     where n.nspname in ('public', 'chat_migration', 'chat_formats')
     union all
     select 'trg ' || t.tgrelid::regclass::text || ' ' || t.tgname || ' ' || t.tgenabled::text
       from pg_trigger t where not t.tgisinternal
     union all
     select 'pol ' || schemaname || '.' || tablename || ' ' || policyname from pg_policies
     union all
-    select 'schema ' || nspname from pg_namespace where nspname in ('chat_migration', 'chat_archive')
+    select 'schema ' || nspname from pg_namespace where nspname in ('chat_migration', 'chat_archive', 'chat_formats')
     order by 1`);
   return rows.map((r) => r.item);
 }
@@ -63,7 +63,7 @@ describe('per-file rollbacks', () => {
     const again = await migrateWithShim(db);
     expect(again.applied.map((f) => f.version)).toEqual(versions.slice(1));
     expect(await fingerprint(db)).toEqual(full);
-  });
+  }, 400_000); // one fresh database migrated per step (13 files): minutes on a loaded 2-core machine
 
   it('a companion file refuses while a newer one is applied, with a hint', async () => {
     const db = await track(openMigrated());

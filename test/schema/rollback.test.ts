@@ -10,6 +10,7 @@ import { rollback } from '../../ops/migrations/runner.ts';
 import { migrateWithShim } from '../../devstack/platform.ts';
 import { openMigrated } from '../helpers/db.ts';
 import { createWorld as createWorldUnlinked, type World } from './fixtures.ts';
+import { rollbackNewerThanV2 } from '../helpers/newer-than-v2.ts';
 
 /**
  * A v2 world whose message has a legacy twin: the design makes the rollback refuse while v2 holds messages legacy
@@ -136,6 +137,7 @@ describe('schema v2 rollback', () => {
     const all = await versions(db);
     expect(all).toEqual(expect.arrayContaining(['20250801000000', '20250805074444', '20250805074445', '20250805074446', '20250805074447']));
 
+    await rollbackNewerThanV2(db);
     await rollback(db, { version: '20250805074444' });
     expect(await legacyFingerprint(db)).toEqual(legacy0);
     expect(await v2Leftovers(db)).toEqual([]);
@@ -162,6 +164,7 @@ describe('schema v2 rollback', () => {
     expect(await legacyFingerprint(db)).toEqual(legacy0);
 
     // and the cycle repeats cleanly
+    await rollbackNewerThanV2(db);
     await rollback(db, { version: '20250805074444' });
     await migrateWithShim(db);
     expect(await legacyFingerprint(db)).toEqual(legacy0);
@@ -182,6 +185,7 @@ describe('schema v2 rollback', () => {
     const live = await counts('public');
     expect(live.chat_messages_v2).toBeGreaterThan(0);
 
+    await rollbackNewerThanV2(db);
     await rollback(db, { version: '20250805074444', archive: true });
     expect(await counts('advanced_json_chat_archive')).toEqual(live);
     const [msg] = await db.query<{ content: unknown }>(`select content from advanced_json_chat_archive.chat_messages_v2 where id = $1`, [w.messageId]);
@@ -197,11 +201,13 @@ describe('schema v2 rollback', () => {
     // without the flag nothing is archived; with it again, the earlier archive is renamed aside
     await migrateWithShim(db);
     await createWorld(db);
+    await rollbackNewerThanV2(db);
     await rollback(db, { version: '20250805074444' });
     expect(await counts('advanced_json_chat_archive')).toEqual(live);
     await migrateWithShim(db);
     await createWorld(db);
     await createWorld(db);
+    await rollbackNewerThanV2(db);
     await rollback(db, { version: '20250805074444', archive: true });
     const [{ n: sessions } = { n: 0 }] = await db.query<{ n: number }>(`select count(*)::int as n from advanced_json_chat_archive.conversation_sessions`);
     expect(sessions).toBe(2);
