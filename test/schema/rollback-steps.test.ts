@@ -63,7 +63,7 @@ describe('per-file rollbacks', () => {
     const again = await migrateWithShim(db);
     expect(again.applied.map((f) => f.version)).toEqual(versions.slice(1));
     expect(await fingerprint(db)).toEqual(full);
-  }, 400_000); // one fresh database migrated per step (13 files): minutes on a loaded 2-core machine
+  }, 600_000); // one fresh database migrated per step (13 files): minutes on a loaded 2-core machine
 
   it('a companion file refuses while a newer one is applied, with a hint', async () => {
     const db = await track(openMigrated());
