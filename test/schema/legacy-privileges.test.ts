@@ -103,7 +103,7 @@ describe('legacy table privileges', () => {
     await migrateWithShim(before);
     const hardened = await acls(before);
     expect(hardened).not.toEqual(original);
-    const undone = await rollback(before);
+    const undone = await rollback(before, { version: VERSION });
     expect(undone.version).toBe(VERSION);
     expect(await acls(before)).toEqual(original);
     expect(await before.query(`select to_regnamespace('chat_legacy_acl') as s`)).toEqual([{ s: null }]);
@@ -115,7 +115,7 @@ describe('legacy table privileges', () => {
 
   it('restores ACLs that differ from the shim\'s exactly: grant options, column grants, PUBLIC, missing privileges, order', async () => {
     db = await openMigrated();
-    await rollback(db);
+    await rollback(db, { version: VERSION });
     // a production database with its own history of grants
     await db.exec(`
       revoke all on public.chat_messages from anon, authenticated, service_role;
@@ -135,13 +135,13 @@ describe('legacy table privileges', () => {
     expect(hardened).not.toEqual(production);
     expect(hardened.find((l) => l.startsWith('chat_messages.conversation_id '))).toBe('chat_messages.conversation_id null');
     expect(production.find((l) => l.startsWith('chat_messages.conversation_id '))).toBe('chat_messages.conversation_id {anon=x/postgres}');
-    await rollback(db);
+    await rollback(db, { version: VERSION });
     expect(await acls(db)).toEqual(production);
   });
 
   it('restores entries another role granted, as that role', async () => {
     db = await openMigrated();
-    await rollback(db);
+    await rollback(db, { version: VERSION });
     await db.exec(`
       grant select on public.chat_states to service_role with grant option;
       set role service_role;
@@ -151,7 +151,7 @@ describe('legacy table privileges', () => {
     const production = await acls(db);
     expect(production.find((l) => l.startsWith('chat_states '))).toMatch(/authenticated=r\/service_role/);
     await migrateWithShim(db);
-    await rollback(db);
+    await rollback(db, { version: VERSION });
     expect(await acls(db)).toEqual(production);
   });
 
@@ -161,7 +161,7 @@ describe('legacy table privileges', () => {
     // an entry whose grantor never held the grant option cannot be granted again
     await db.query(`update chat_legacy_acl.saved_acls set acl = acl || 'authenticated=r/anon'::aclitem
                      where relid = 'public.chat_states'::regclass and attnum = 0`);
-    const err = await rollback(db).then(() => null, (e: unknown) => e as { code?: string; message: string; hint?: string });
+    const err = await rollback(db, { version: VERSION }).then(() => null, (e: unknown) => e as { code?: string; message: string; hint?: string });
     expect(err).toMatchObject({ code: '55000', message: expect.stringMatching(/could not restore the privileges of public\.chat_states exactly/) });
     expect(err!.hint).toMatch(/grantor/);
     expect(await acls(db)).toEqual(hardened);
