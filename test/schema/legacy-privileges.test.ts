@@ -10,6 +10,7 @@ import { rollback } from '../../ops/migrations/runner.ts';
 import { migrateWithShim } from '../../devstack/platform.ts';
 import { createUser, openEmpty, openMigrated, type Actor } from '../helpers/db.ts';
 import { attempt } from './fixtures.ts';
+import { rollbackNewerThanV2 } from '../helpers/newer-than-v2.ts';
 
 const VERSION = '20250810000000';
 const TABLES = ['public.agents', 'public.chat_messages', 'public.chat_states'];
@@ -103,6 +104,7 @@ describe('legacy table privileges', () => {
     await migrateWithShim(before);
     const hardened = await acls(before);
     expect(hardened).not.toEqual(original);
+    await rollbackNewerThanV2(before); // its rollback refuses while a newer file is applied
     const undone = await rollback(before, { version: VERSION });
     expect(undone.version).toBe(VERSION);
     expect(await acls(before)).toEqual(original);
@@ -115,6 +117,7 @@ describe('legacy table privileges', () => {
 
   it('restores ACLs that differ from the shim\'s exactly: grant options, column grants, PUBLIC, missing privileges, order', async () => {
     db = await openMigrated();
+    await rollbackNewerThanV2(db);
     await rollback(db, { version: VERSION });
     // a production database with its own history of grants
     await db.exec(`
@@ -135,12 +138,14 @@ describe('legacy table privileges', () => {
     expect(hardened).not.toEqual(production);
     expect(hardened.find((l) => l.startsWith('chat_messages.conversation_id '))).toBe('chat_messages.conversation_id null');
     expect(production.find((l) => l.startsWith('chat_messages.conversation_id '))).toBe('chat_messages.conversation_id {anon=x/postgres}');
+    await rollbackNewerThanV2(db);
     await rollback(db, { version: VERSION });
     expect(await acls(db)).toEqual(production);
   });
 
   it('restores entries another role granted, as that role', async () => {
     db = await openMigrated();
+    await rollbackNewerThanV2(db);
     await rollback(db, { version: VERSION });
     await db.exec(`
       grant select on public.chat_states to service_role with grant option;
@@ -151,6 +156,7 @@ describe('legacy table privileges', () => {
     const production = await acls(db);
     expect(production.find((l) => l.startsWith('chat_states '))).toMatch(/authenticated=r\/service_role/);
     await migrateWithShim(db);
+    await rollbackNewerThanV2(db);
     await rollback(db, { version: VERSION });
     expect(await acls(db)).toEqual(production);
   });
@@ -161,6 +167,7 @@ describe('legacy table privileges', () => {
     // an entry whose grantor never held the grant option cannot be granted again
     await db.query(`update chat_legacy_acl.saved_acls set acl = acl || 'authenticated=r/anon'::aclitem
                      where relid = 'public.chat_states'::regclass and attnum = 0`);
+    await rollbackNewerThanV2(db);
     const err = await rollback(db, { version: VERSION }).then(() => null, (e: unknown) => e as { code?: string; message: string; hint?: string });
     expect(err).toMatchObject({ code: '55000', message: expect.stringMatching(/could not restore the privileges of public\.chat_states exactly/) });
     expect(err!.hint).toMatch(/grantor/);
