@@ -1,8 +1,8 @@
 /**
  * Migrations built on schema v2 that have only their own per-file rollback (the chat-client formats,
- * 20250814000000 and after): the whole-v2 rollback refuses while they are applied (AJC10) and does not know their
- * objects, so a test that rolls all of v2 back undoes these first, newest first — as an operator would
- * (`npm run db:rollback` per file). 20250810000000 (legacy privileges) is not one: it stays applied.
+ * 20250814000000 and after): the whole-v2 rollback (and 20250810000000's) refuses while they are applied (AJC10)
+ * and does not know their objects, so a test that rolls either back undoes these first, newest first — as an
+ * operator would (`npm run db:rollback` per file). 20250810000000 (legacy privileges) is not one of them.
  */
 import { readFile } from 'node:fs/promises';
 import type { Db, Queryable } from '../../ops/db.ts';
