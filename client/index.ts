@@ -16,6 +16,9 @@ import type { z } from 'zod';
 import type * as C from '../supabase/functions/_shared/contract.ts';
 import type { Api, RequestBody, RequestQuery, ResponseBody } from '../supabase/functions/_shared/contract.ts';
 import type { Enums, Json } from '../types/database.types.ts';
+import { chatFormatMethods, type ChatFormatMethods } from './chats.ts';
+
+export * from './chats.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Types. Nothing here is written by hand: requests are what the contract's zod schemas accept (z.input),
@@ -115,7 +118,8 @@ export interface ChatClientOptions {
   readAfterLsn?: string | null;
 }
 
-export interface ChatClient {
+/** Every method resolves with the documented body or throws ChatApiError; the chat-format methods are in chats.ts. */
+export interface ChatClient extends ChatFormatMethods {
   /** The latest `X-Commit-LSN` this client has seen (sent as `X-Read-After-LSN`), or null before any write. */
   readonly readAfterLsn: string | null;
   sendMessage(req: SendMessageRequest): Promise<ResponseBody<Api['sendMessage']>>;
@@ -214,6 +218,7 @@ export function createChatClient(supabase: SupabaseClient, opts: ChatClientOptio
     snapshot: (sid, req) => call('POST', `sessions/${id(sid)}/snapshots`, req ?? {}),
     listSnapshots: (sid, req) => call('GET', `sessions/${id(sid)}/snapshots${query(req ?? {})}`),
     openApi: () => call('GET', 'openapi'),
+    ...chatFormatMethods(call, query),
   };
 }
 

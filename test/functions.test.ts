@@ -15,9 +15,9 @@ import { listFunctions } from '../devstack/stack/functions.ts';
 const run = promisify(execFile);
 const functionsDir = join(projectRoot, 'supabase', 'functions');
 
-it('serves the five API functions and the OpenAPI document, each with deno.json and a config.toml entry', async () => {
+it('serves the seven API functions and the OpenAPI document, each with deno.json and a config.toml entry', async () => {
   const names = await listFunctions(functionsDir);
-  expect(names).toEqual(['agent-state', 'agents', 'memories', 'messages', 'openapi', 'sessions']);
+  expect(names).toEqual(['agent-state', 'agents', 'chats', 'memories', 'messages', 'openapi', 'policy-events', 'sessions']);
   const config = await readFile(join(projectRoot, 'supabase', 'config.toml'), 'utf8');
   for (const n of names) {
     expect(existsSync(join(functionsDir, n, 'deno.json'))).toBe(true);

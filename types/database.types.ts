@@ -207,6 +207,54 @@ export type Database = {
                 Relationships: [
                 ];
             };
+            "chat_client_messages": {
+                Row: {
+                    "created_at": string;
+                    "envelope": NonNullable<Json>;
+                    "format": string;
+                    "message_id": string;
+                    "position": number;
+                };
+                ComputedFields: never;
+                Insert: {
+                    "created_at"?: string;
+                    "envelope"?: NonNullable<Json>;
+                    "format": string;
+                    "message_id": string;
+                    "position": number;
+                };
+                Update: {
+                    "created_at"?: string;
+                    "envelope"?: NonNullable<Json>;
+                    "format"?: string;
+                    "message_id"?: string;
+                    "position"?: number;
+                };
+                Relationships: [
+                    {
+                        foreignKeyName: "chat_client_messages_message_id_fkey";
+                        columns: [
+                            "message_id"
+                        ];
+                        isOneToOne: true;
+                        referencedRelation: "chat_messages_expanded";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    },
+                    {
+                        foreignKeyName: "chat_client_messages_message_id_fkey";
+                        columns: [
+                            "message_id"
+                        ];
+                        isOneToOne: true;
+                        referencedRelation: "chat_messages_v2";
+                        referencedColumns: [
+                            "id"
+                        ];
+                    }
+                ];
+            };
             "chat_message_attachments": {
                 Row: {
                     "created_at": string;
@@ -525,6 +573,7 @@ export type Database = {
                     "message_id": string;
                     "position": number;
                     "result": Json | null;
+                    "state": string | null;
                     "text_position": number | null;
                     "tool_call_id": string;
                     "tool_name": string;
@@ -538,6 +587,7 @@ export type Database = {
                     "message_id": string;
                     "position": number;
                     "result"?: Json | null;
+                    "state"?: string | null;
                     "text_position"?: number | null;
                     "tool_call_id": string;
                     "tool_name": string;
@@ -550,6 +600,7 @@ export type Database = {
                     "message_id"?: string;
                     "position"?: number;
                     "result"?: Json | null;
+                    "state"?: string | null;
                     "text_position"?: number | null;
                     "tool_call_id"?: string;
                     "tool_name"?: string;
@@ -713,38 +764,47 @@ export type Database = {
                 Row: {
                     "conversation_id": string | null;
                     "created_at": string;
-                    "decision": string;
+                    "decision": string | null;
+                    "event_type": string;
                     "id": string;
                     "metadata": NonNullable<Json>;
                     "modified_message_id": string | null;
                     "original_message_id": string | null;
+                    "policy_config": NonNullable<Json>;
                     "policy_name": string;
                     "reason": string | null;
+                    "recorded_by": string | null;
                     "user_id": string;
                 };
                 ComputedFields: never;
                 Insert: {
                     "conversation_id"?: string | null;
                     "created_at"?: string;
-                    "decision": string;
+                    "decision"?: string | null;
+                    "event_type"?: string;
                     "id"?: string;
                     "metadata"?: NonNullable<Json>;
                     "modified_message_id"?: string | null;
                     "original_message_id"?: string | null;
+                    "policy_config"?: NonNullable<Json>;
                     "policy_name": string;
                     "reason"?: string | null;
+                    "recorded_by"?: string | null;
                     "user_id": string;
                 };
                 Update: {
                     "conversation_id"?: string | null;
                     "created_at"?: string;
-                    "decision"?: string;
+                    "decision"?: string | null;
+                    "event_type"?: string;
                     "id"?: string;
                     "metadata"?: NonNullable<Json>;
                     "modified_message_id"?: string | null;
                     "original_message_id"?: string | null;
+                    "policy_config"?: NonNullable<Json>;
                     "policy_name"?: string;
                     "reason"?: string | null;
+                    "recorded_by"?: string | null;
                     "user_id"?: string;
                 };
                 Relationships: [
@@ -963,6 +1023,19 @@ export type Database = {
                 };
                 Returns: number;
             };
+            "append_chat_message": {
+                Args: {
+                    "p_agent_id"?: string;
+                    "p_conversation_id": string;
+                    "p_message": Json;
+                    "p_title"?: string;
+                    "p_user_id"?: string;
+                };
+                Returns: {
+                    "created": boolean;
+                    "message": Json;
+                }[];
+            };
             "chat_migration_status": {
                 Args: Record<PropertyKey, never>;
                 Returns: {
@@ -1152,6 +1225,19 @@ export type Database = {
                     "sqlstate": string;
                 }[];
             };
+            "load_chat": {
+                Args: {
+                    "p_conversation_id": string;
+                };
+                Returns: {
+                    "client_message_id": string;
+                    "format": string;
+                    "message": Json;
+                    "message_id": string;
+                    "metadata": Json;
+                    "position": number;
+                }[];
+            };
             "match_agent_memories": {
                 Args: {
                     "p_agent_id": string;
@@ -1253,6 +1339,53 @@ export type Database = {
                 };
                 Returns: number;
             };
+            "record_chat_turn": {
+                Args: {
+                    "p_agent_id"?: string;
+                    "p_conversation_id": string;
+                    "p_request": Json;
+                    "p_response": Json;
+                    "p_title"?: string;
+                    "p_user_id"?: string;
+                };
+                Returns: {
+                    "client_message_id": string;
+                    "message_id": string;
+                }[];
+            };
+            "record_policy_event": {
+                Args: {
+                    "p_decision"?: string;
+                    "p_event_type": string;
+                    "p_message_id": string;
+                    "p_metadata"?: Json;
+                    "p_modified_message_id"?: string;
+                    "p_policy_class": string;
+                    "p_policy_config"?: Json;
+                    "p_reason"?: string;
+                };
+                Returns: {
+                    "conversation_id": string | null;
+                    "created_at": string;
+                    "decision": string | null;
+                    "event_type": string;
+                    "id": string;
+                    "metadata": NonNullable<Json>;
+                    "modified_message_id": string | null;
+                    "original_message_id": string | null;
+                    "policy_config": NonNullable<Json>;
+                    "policy_name": string;
+                    "reason": string | null;
+                    "recorded_by": string | null;
+                    "user_id": string;
+                };
+                SetofOptions: {
+                    from: "*";
+                    to: "policy_events";
+                    isOneToOne: true;
+                    isSetofReturn: false;
+                };
+            };
             "repair_chat_migration": {
                 Args: {
                     "batch_size"?: number;
@@ -1338,6 +1471,17 @@ export type Database = {
                     isOneToOne: true;
                     isSetofReturn: false;
                 };
+            };
+            "save_chat": {
+                Args: {
+                    "p_agent_id"?: string;
+                    "p_conversation_id": string;
+                    "p_format"?: string;
+                    "p_messages": Json;
+                    "p_title"?: string;
+                    "p_user_id"?: string;
+                };
+                Returns: number;
             };
             "schedule_maintenance_jobs": {
                 Args: {

@@ -325,6 +325,25 @@ describe('auth', () => {
   });
 });
 
+describe('chats and policy events', () => {
+  // Each answer once, for the contract check below; the behaviour is in chats.test.ts.
+  it('save, load, append, replace, turn, policy events', async () => {
+    const chat = crypto.randomUUID();
+    const hi = { id: 'u1', role: 'user' as const, parts: [{ type: 'text' as const, text: 'hi' }] };
+    expect(await alice.chat.saveChat(chat, [hi])).toEqual({ chat_id: chat, saved: 1 });
+    expect(await alice.chat.loadChat(chat)).toEqual([hi]);
+    const reply = { id: 'a1', role: 'assistant' as const, parts: [{ type: 'text' as const, text: 'hello' }] };
+    const created = await raw(t, 'POST', `chats/${chat}/messages`, { token: alice.token, body: JSON.stringify({ message: reply }) });
+    expect(created.status).toBe(201);
+    const replaced = await raw(t, 'POST', `chats/${chat}/messages`, { token: alice.token, body: JSON.stringify({ message: { ...reply, parts: [{ type: 'text', text: 'hello!' }] } }) });
+    expect(replaced.status).toBe(200);
+    const turn = await alice.chat.recordTurn(chat, { request: { model: 'm', messages: [{ role: 'user', content: 'again' }] }, response: { message: { role: 'assistant', content: 'ok' } } });
+    expect(turn.message_ids).toEqual(['openai:2', 'openai:3']);
+    const { policy_event } = await alice.chat.recordPolicyEvent({ chat_id: chat, message_id: 'a1', policy_class: 'judge', event_type: 'judge' });
+    expect((await alice.chat.listPolicyEvents({ conversation_id: chat })).policy_events).toEqual([policy_event]);
+  });
+});
+
 describe('contract', () => {
   it('every success status of every endpoint was answered above, and fitted its response schema', () => {
     // contract-check.ts parses each answer; this proves the file reached every response schema.

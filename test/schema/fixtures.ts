@@ -91,6 +91,8 @@ export async function createWorld(db: Db, email?: string): Promise<World> {
      values ($1, $2, $3, $4, 'manual') returning id`,
     [agentId, uid, stateId, snapshotId],
   );
+  // the message as a chat client saved it (chat_client_messages, 20250814000000)
+  await db.query(`insert into public.chat_client_messages (message_id, position, format) values ($1, 0, 'ui')`, [messageId]);
   const policyEventId = await id(
     `insert into public.policy_events (user_id, conversation_id, policy_name, decision, original_message_id)
      values ($1, $2, 'pii', 'flag', $3) returning id`,

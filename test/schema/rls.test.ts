@@ -134,13 +134,25 @@ const cases: TableCase[] = [
     own: ['select', 'insert', 'update', 'delete'],
   },
   {
+    // users record events on their own messages (POST /policy-events), and never edit or delete one
     table: 'policy_events', key: 'id', rowId: (w) => w.policyEventId, crossParent: true,
     insert: (p, uid) => [
-      `insert into public.policy_events (user_id, conversation_id, policy_name, decision) values ($1, $2, 'pii', 'allow') returning id`,
-      [uid, p.sessionId],
+      `insert into public.policy_events (user_id, conversation_id, policy_name, decision, original_message_id) values ($1, $2, 'pii', 'allow', $3) returning id`,
+      [uid, p.sessionId, p.messageId],
     ],
     update: `update public.policy_events set reason = reason where id = $1 returning id`,
-    own: ['select'],
+    own: ['select', 'insert'],
+  },
+  {
+    // the message already has its row: the insert lands on the conflict and updates it (still INSERT's check first)
+    table: 'chat_client_messages', key: 'message_id', rowId: (w) => w.messageId, crossParent: false,
+    insert: (p) => [
+      `insert into public.chat_client_messages (message_id, position, format) values ($1, 1, 'ui')
+       on conflict (message_id) do update set position = excluded.position returning message_id`,
+      [p.messageId],
+    ],
+    update: `update public.chat_client_messages set position = position where message_id = $1 returning message_id`,
+    own: ['select', 'insert', 'update', 'delete'],
   },
 ];
 
@@ -273,6 +285,8 @@ describe('column privileges under RLS', () => {
       'restore_state_checkpoint', 'prune_state_checkpoints',
       // the write API (20250805074453, …54)
       'post_chat_message', 'create_conversation_session', 'update_conversation_session', 'create_context_snapshot',
+      // the chat-client API (20250814000000)
+      'save_chat', 'append_chat_message', 'record_chat_turn', 'load_chat', 'record_policy_event',
       // used inside CHECKs / by the API, pure and harmless
       'is_valid_message_content', 'message_tokens', 'agent_state_stream_lock_key',
     ]);

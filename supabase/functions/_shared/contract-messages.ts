@@ -47,6 +47,8 @@ export const ToolCall = component(
       result: jsonValue,
       text_position: z.number().int().nullable(),
       is_partial: z.boolean(),
+      /** The call's state as a chat client saved it (AI SDK tool part state); null for calls sent to POST /messages. */
+      state: z.string().nullable(),
     })
     .strict(),
 );

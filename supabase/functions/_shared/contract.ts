@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { agentState } from './contract-agent-state.ts';
 import { agents } from './contract-agents.ts';
+import { chats, policyEvents } from './contract-chats.ts';
 import { memories } from './contract-memories.ts';
 import { messages } from './contract-messages.ts';
 import { sessions } from './contract-sessions.ts';
@@ -15,6 +16,7 @@ import { component, endpoint, type Endpoint } from './endpoint.ts';
 
 export * from './contract-agent-state.ts';
 export * from './contract-agents.ts';
+export * from './contract-chats.ts';
 export * from './contract-memories.ts';
 export * from './contract-messages.ts';
 export * from './contract-sessions.ts';
@@ -36,7 +38,7 @@ export const meta = {
 };
 
 /** Every endpoint by operationId (= the typed client's method name). */
-export const api = { ...agents, ...messages, ...memories, ...agentState, ...sessions, ...meta };
+export const api = { ...agents, ...messages, ...memories, ...agentState, ...sessions, ...chats, ...policyEvents, ...meta };
 export type Api = typeof api;
 
 /** Every endpoint, in the order of docs/api.md. */

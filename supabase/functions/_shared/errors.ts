@@ -37,6 +37,8 @@ const API_CODES: Record<string, { status: number; code: string }> = {
   AJC17: { status: 409, code: 'already_exists' },
   AJC18: { status: 422, code: 'invalid_reference' },
   AJC19: { status: 422, code: 'validation_failed' },
+  AJC20: { status: 422, code: 'validation_failed' },
+  AJC21: { status: 409, code: 'conflict' },
 };
 
 interface PgLike {

@@ -92,7 +92,8 @@ select policies_are('public', 'state_checkpoints', array[
   'Agent owners can read their agents'' checkpoints', 'Agent owners can create checkpoints for their agents',
   'Agent owners can update their agents'' checkpoints', 'Agent owners can delete their agents'' checkpoints'
 ]);
-select policies_are('public', 'policy_events', array['Users can read policy events about them']);
+-- users record events on their own messages (20250814000003), never edit or delete one
+select policies_are('public', 'policy_events', array['Users can read policy events about them', 'Users can record policy events on their messages']);
 select policy_roles_are('public', 'chat_messages_v2', 'Users can read their messages', array['authenticated'],
   'message policies are for authenticated only');
 select policy_cmd_is('public', 'agent_states', 'Agent owners can add state versions to their agents', 'insert',
