@@ -25,7 +25,7 @@ import { projectRoot } from '../ops/migrations/runner.ts';
 import { seedLegacy } from '../ops/seed/legacy.ts';
 import { createScratchDatabase, databaseUrl, ensureServerTemplate } from '../devstack/templates/server.ts';
 
-const usage = `usage: npx tsx bench/backfill-native.ts --database-url URL <prepare|speed|offset|offset-sample|profile|load|dualwrite> [--rows N] [--dirty p] [--writers N] [--rate N] [--seconds N] [--n N] [--batch N]`;
+const usage = `usage: npx tsx bench/backfill-native.ts --database-url URL <prepare|speed|offset|offset-sample|profile|load|dualwrite> [--rows N] [--dirty p] [--writers N] [--rate N] [--seconds N] [--n N] [--batch N] [--seed NAME]`;
 
 const out = (o: Record<string, unknown>) => console.log(JSON.stringify(o));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -90,6 +90,7 @@ runMain(async () => {
         n: { type: 'string' },
         batch: { type: 'string' },
         what: { type: 'string' },
+        seed: { type: 'string' },
       },
     },
     process.argv.slice(2),
@@ -97,7 +98,8 @@ runMain(async () => {
   const server = stringOpt(values, 'database-url') ?? process.env.DATABASE_URL;
   if (!server) throw new Error('--database-url URL (a superuser on the native server) is required');
   const rows = intOpt(values, 'rows', 1_000_000);
-  const seedName = `bfm_seed_${rows}`;
+  // --seed NAME: measure on another prepared template (e.g. one seeded before a change, for before/after in one run)
+  const seedName = stringOpt(values, 'seed') ?? `bfm_seed_${rows}`;
   const command = positionals[0];
 
   if (command === 'prepare') {

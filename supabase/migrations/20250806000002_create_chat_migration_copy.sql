@@ -22,6 +22,13 @@ set search_path = ''
 -- Planning this statement costs more than running it for one row (the dual-write trigger's case); its plan does
 -- not depend on the ids (index probes per row, no joins between CTEs), so plan it once per session.
 set plan_cache_mode = force_generic_plan
+-- ... and that one generic plan is made when the session first calls it: on a backfill's first batch, with
+-- chat_messages_v2 and its child tables still empty. The planner then picks sequential scans for the per-row
+-- legacy_id probe and the stale-children / retire / heal lookups, and keeps them for the whole run (analyze
+-- comes too late or not at all): each batch got slower as v2 grew (55 → 200 µs a row over 200k rows on
+-- PostgreSQL 15, docs/benchmarks.md). Every access here is keyed by the batch's ids, so an index is always the
+-- right path; without sequential scans the plan does not depend on when it was made.
+set enable_seqscan = off
 as $$
 declare
   prev_guard text := coalesce(current_setting('chat_migration.mirroring', true), '');

@@ -247,4 +247,23 @@ describe('backfill (migrate_chat_messages_batch)', () => {
     expect(src.src).toMatch(/pg_try_advisory_xact_lock/);
     expect(src.src).toMatch(/for no key update/);
   });
+
+  it('session metrics after a backfill equal a recomputation from the v2 messages', async () => {
+    db = await openMigrated();
+    await seedLegacy(db, 3);
+    // small batches, so most sessions get their metrics from several batches (and the sweep)
+    while (Number((await one<{ n: number }>(`select public.migrate_chat_messages_batch(7) as n`)).n) > 0);
+    const sessions = await one<{ n: number }>(`select count(*)::integer as n from public.conversation_sessions where message_count > 0`);
+    expect(sessions.n).toBeGreaterThan(1);
+    // recompute_session_metrics returns how many sessions it had to correct
+    expect(await one(`select public.recompute_session_metrics() as fixed`)).toEqual({ fixed: 0 });
+  });
+
+  it('the batch statement never plans sequential scans (its one generic plan is made while v2 is empty)', async () => {
+    db = await openMigrated();
+    const f = await one<{ config: string[] }>(
+      `select proconfig as config from pg_proc where oid = 'chat_migration.copy_messages(bigint[])'::regprocedure`);
+    expect(f.config).toContain('enable_seqscan=off');
+    expect(f.config).toContain('plan_cache_mode=force_generic_plan');
+  });
 });
