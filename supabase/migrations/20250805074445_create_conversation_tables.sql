@@ -86,9 +86,8 @@ create index chat_messages_v2_user_id_idx on public.chat_messages_v2 (user_id);
 create index chat_messages_v2_agent_id_idx on public.chat_messages_v2 (agent_id);
 create index chat_messages_v2_parent_message_id_idx
   on public.chat_messages_v2 (parent_message_id) where parent_message_id is not null;
--- metadata is queried by containment (metadata @> '{"source":"chat_states"}'); jsonb_path_ops is smaller
--- and faster than the default opclass for @>, and @> is the only operator we use on it.
-create index chat_messages_v2_metadata_idx on public.chat_messages_v2 using gin (metadata jsonb_path_ops);
+-- No index on metadata: nothing filters messages by it (the data migration matches on legacy_id, the API on
+-- conversation and id), and a GIN entry per message was pure write cost (docs/benchmarks.md "Hot path").
 
 -- ---------------------------------------------------------------------------------------------------------
 -- chat_message_revisions

@@ -38,9 +38,11 @@ $$;
 
 revoke execute on function public.set_updated_at() from public, anon, authenticated;
 
+-- WHEN: the session metrics triggers already stamp updated_at = now(); nothing left to do for them.
 create trigger conversation_sessions_set_updated_at
   before update on public.conversation_sessions
-  for each row execute function public.set_updated_at();
+  for each row when (new.updated_at is distinct from now())
+  execute function public.set_updated_at();
 create trigger chat_messages_v2_set_updated_at
   before update on public.chat_messages_v2
   for each row execute function public.set_updated_at();
@@ -148,7 +150,15 @@ create trigger chat_messages_v2_check_parent
 -- the same sessions cannot deadlock. security definer: users cannot write the metric columns themselves
 -- (column privileges), only through these triggers.
 
-/** AFTER INSERT … FOR EACH STATEMENT on chat_messages_v2: add the new live rows to their sessions. */
+/**
+ * AFTER INSERT … FOR EACH STATEMENT on chat_messages_v2: add the new live rows to their sessions. One
+ * statement: the sessions are locked in id order by the `locked` CTE (every row the update touches has to come
+ * through it first, so whatever plan runs, locks are taken in increasing id order and two statements touching
+ * the same sessions cannot deadlock), then updated with the sum of the statement's rows. updated_at is set here
+ * so conversation_sessions_set_updated_at (WHEN updated_at is not yet now()) has nothing to do. The tokens are
+ * public.message_tokens's rule spelled inline (a function with SET is called per row, never inlined);
+ * test/schema/triggers.test.ts checks the metrics against dirty metadata.
+ */
 create function public.chat_messages_v2_after_insert_metrics()
 returns trigger
 language plpgsql
@@ -156,24 +166,32 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform 1
-  from public.conversation_sessions s
-  where s.id in (select n.conversation_id from new_rows n where n.deleted_at is null)
-  order by s.id
-  for no key update;
-
-  update public.conversation_sessions s
-  set message_count = s.message_count + d.messages,
-      token_count = s.token_count + d.tokens,
-      last_message_at = greatest(s.last_message_at, d.last_at)
-  from (
-    select n.conversation_id, count(*)::integer as messages, sum(public.message_tokens(n.metadata))::bigint as tokens,
+  with d as (
+    select n.conversation_id, count(*)::integer as messages,
+           sum(case
+                 when jsonb_typeof(n.metadata -> 'tokens') = 'number'
+                   then greatest(least(floor((n.metadata ->> 'tokens')::numeric), 9007199254740991), 0)::bigint
+                 else 0
+               end)::bigint as tokens,
            max(n.created_at) as last_at
     from new_rows n
     where n.deleted_at is null
     group by n.conversation_id
-  ) d
-  where s.id = d.conversation_id;
+  ), locked as materialized (
+    select s.id
+    from public.conversation_sessions s
+    where s.id in (select d.conversation_id from d)
+    order by s.id
+    for no key update
+  )
+  update public.conversation_sessions s
+  set message_count = s.message_count + d.messages,
+      token_count = s.token_count + d.tokens,
+      last_message_at = greatest(s.last_message_at, d.last_at),
+      updated_at = now()
+  from d
+  where s.id = d.conversation_id
+    and s.id in (select l.id from locked l);
   return null;
 end
 $$;

@@ -141,9 +141,20 @@ revoke execute on function public.agent_states_before_update() from public, anon
 create trigger agent_states_before_insert
   before insert on public.agent_states
   for each row execute function public.agent_states_before_insert();
+-- The one update agent_states allows (retiring the current version: is_current true → false, nothing else)
+-- no longer calls the function; every other update still reaches it and raises AJC02. The comparison is the
+-- function's own, column by column (state last).
 create trigger agent_states_before_update
   before update on public.agent_states
-  for each row execute function public.agent_states_before_update();
+  for each row when (not (
+    old.is_current and not new.is_current
+    and (new.id, new.agent_id, new.user_id, new.session_id, new.state_type, new.state_hash, new.version,
+         new.parent_state_id, new.metadata, new.created_at)
+        is not distinct from
+        (old.id, old.agent_id, old.user_id, old.session_id, old.state_type, old.state_hash, old.version,
+         old.parent_state_id, old.metadata, old.created_at)
+    and new.state = old.state))
+  execute function public.agent_states_before_update();
 
 -- ---------------------------------------------------------------------------------------------------------
 -- state_checkpoints: consistency with the named state, retention default by type

@@ -22,7 +22,9 @@
  * Optimistic concurrency: with p_expected_version the save succeeds only if that is the stream's current
  * version (0 = "the stream must not exist yet"); otherwise it raises AJC01 and nothing is written. The
  * check and the append happen under the stream's advisory lock, so two writers that both read version n
- * cannot both write n+1 — the second gets AJC01.
+ * cannot both write n+1 — the second gets AJC01. Without p_expected_version the insert trigger
+ * (agent_states_before_insert) does the whole job — it takes the same lock, numbers the version and retires the
+ * previous one — so the lock and the read are not done twice.
  */
 create function public.save_agent_state(
   p_agent_id uuid,
@@ -68,21 +70,23 @@ begin
             hint = 'Pass the id of a conversation session you own, or null for a state that is not tied to a session.';
   end if;
 
-  perform pg_advisory_xact_lock(public.agent_state_stream_lock_key(p_agent_id, v_user_id, p_state_type, p_session_id));
+  if p_expected_version is not null then
+    perform pg_advisory_xact_lock(public.agent_state_stream_lock_key(p_agent_id, v_user_id, p_state_type, p_session_id));
 
-  select s.version into v_current
-  from public.agent_states s
-  where s.agent_id = p_agent_id
-    and coalesce(s.user_id, v_nil) = coalesce(v_user_id, v_nil)
-    and s.state_type = p_state_type::public.state_type
-    and coalesce(s.session_id, v_nil) = coalesce(p_session_id, v_nil)
-    and s.is_current;
+    select s.version into v_current
+    from public.agent_states s
+    where s.agent_id = p_agent_id
+      and coalesce(s.user_id, v_nil) = coalesce(v_user_id, v_nil)
+      and s.state_type = p_state_type::public.state_type
+      and coalesce(s.session_id, v_nil) = coalesce(p_session_id, v_nil)
+      and s.is_current;
 
-  if p_expected_version is not null and p_expected_version <> coalesce(v_current, 0) then
-    raise exception 'stale state version: expected %, current is %', p_expected_version, coalesce(v_current, 0)
-      using errcode = 'AJC01',
-            hint = format('Reload the current state (version %s), apply your change to it and save again with p_expected_version => %s.',
-                          coalesce(v_current, 0), coalesce(v_current, 0));
+    if p_expected_version <> coalesce(v_current, 0) then
+      raise exception 'stale state version: expected %, current is %', p_expected_version, coalesce(v_current, 0)
+        using errcode = 'AJC01',
+              hint = format('Reload the current state (version %s), apply your change to it and save again with p_expected_version => %s.',
+                            coalesce(v_current, 0), coalesce(v_current, 0));
+    end if;
   end if;
 
   insert into public.agent_states (agent_id, user_id, session_id, state_type, state)

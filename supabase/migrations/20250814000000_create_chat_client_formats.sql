@@ -18,8 +18,8 @@
 --           chat_tool_calls_message_id_tool_call_id_key (message_id, tool_call_id) where state is not null;
 --           schema chat_formats (internal) with try_json, json_or_text, check_chat_messages, split_chat_message,
 --           chat_message_original.
--- Depends : 20250805074454 (schema v2, every file of it through that one), not the data migration nor the tuning
---           files 20250812/13: rolling those back leaves the chat-client files applied.
+-- Depends : 20250805074454 (schema v2, every file of it through that one), not the data migration nor the vector
+--           index tuning 20250813000000: rolling those back leaves the chat-client files applied.
 -- Locks   : ALTER TABLE … ADD COLUMN (nullable) on chat_tool_calls: a brief ACCESS EXCLUSIVE lock, no rewrite. The
 --           CHECK is added NOT VALID and validated separately (SHARE UPDATE EXCLUSIVE: writes go on).
 --           CREATE UNIQUE INDEX on chat_tool_calls blocks writes to that table while it builds (seconds per
