@@ -22,7 +22,7 @@
  */
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
-import { percentile, round } from './lib/stats.ts';
+import { percentile, rng, round } from './lib/stats.ts';
 
 const usage = 'usage: npm run bench:hot-path -- --database-url URL [--ops N] [--only write,page,state] [--seed] [--db NAME]';
 
@@ -210,18 +210,6 @@ async function measure<T>(sql: Sql, variants: Variant<T>[], targets: T[], warmup
     };
   }
   return out;
-}
-
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x1_0000_0000;
-  };
 }
 
 const ratioOf = (a: Figures, b: Figures) => ({
